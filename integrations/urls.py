@@ -1,0 +1,10 @@
+from django.urls import path
+
+from integrations import views
+
+app_name = "integrations"
+
+urlpatterns = [
+    path("procurement/", views.ProcurementView.as_view(), name="procurement"),
+    path("sync-activity/", views.SyncActivityView.as_view(), name="sync_activity"),
+]

@@ -1,0 +1,41 @@
+"""What each role may do. Pages and API endpoints check capabilities, never role names."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+
+class Capability(enum.StrEnum):
+    MANAGE_USERS = "manage_users"
+    CONFIGURE_INTEGRATIONS = "configure_integrations"
+    VIEW_INTEGRATIONS = "view_integrations"
+    TRIGGER_SYNC = "trigger_sync"
+    VIEW_SYNC_ACTIVITY = "view_sync_activity"
+    SUBMIT_REQUESTS = "submit_requests"
+
+
+_ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
+    "admin": frozenset(Capability),
+    "ops": frozenset(
+        {
+            Capability.VIEW_INTEGRATIONS,
+            Capability.TRIGGER_SYNC,
+            Capability.VIEW_SYNC_ACTIVITY,
+        }
+    ),
+    "requester": frozenset({Capability.SUBMIT_REQUESTS}),
+}
+
+
+def user_can(user: Any, capability: Capability) -> bool:
+    """Whether an authenticated, active organization member holds a capability."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user.organization_id is None:
+        return False
+    return capability in _ROLE_CAPABILITIES.get(user.role, frozenset())
+
+
+def capabilities_for(user: Any) -> frozenset[Capability]:
+    return frozenset(c for c in Capability if user_can(user, c))

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views import View
+
+from spendflo.users.context import request_organization
+from spendflo.users.forms import UserCreateForm, UserRoleForm
+from spendflo.users.models import User
+from spendflo.users.permissions import CapabilityRequiredMixin
+from spendflo.users.roles import Capability
+from spendflo.users.selectors import user_list
+from spendflo.users.services import UserError, user_change_role, user_create, user_set_active
+
+
+def _org_user(request: HttpRequest, pk: int) -> User:
+    # Tenant check: a user id from another organization is simply not found.
+    try:
+        return user_list(organization=request_organization(request)).get(pk=pk)
+    except User.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+class UserListView(CapabilityRequiredMixin, View):
+    capability = Capability.MANAGE_USERS
+
+    def get(self, request: HttpRequest, form: UserCreateForm | None = None) -> HttpResponse:
+        users = list(user_list(organization=request_organization(request)))
+        return render(
+            request,
+            "users/user_list.html",
+            {"users": users, "form": form or UserCreateForm(), "roles": User.Role.choices},
+        )
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = UserCreateForm(request.POST)
+        if not form.is_valid():
+            return self.get(request, form=form)
+        try:
+            user, password = user_create(
+                organization=request_organization(request),
+                **form.cleaned_data,
+            )
+        except UserError as exc:
+            form.add_error(None, str(exc))
+            return self.get(request, form=form)
+        messages.success(
+            request,
+            f"{user.email} was added as {user.get_role_display()}. "
+            f"Their one-time password is {password}; they can change it from the sign-in page.",
+        )
+        return redirect("users:list")
+
+
+class UserRoleView(CapabilityRequiredMixin, View):
+    capability = Capability.MANAGE_USERS
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        user = _org_user(request, pk)
+        form = UserRoleForm(request.POST)
+        if form.is_valid():
+            try:
+                user_change_role(user=user, role=form.cleaned_data["role"])
+                messages.success(request, f"{user.email} is now {user.get_role_display()}.")
+            except UserError as exc:
+                messages.error(request, str(exc))
+        else:
+            messages.error(request, "Choose a valid role.")
+        return redirect("users:list")
+
+
+class UserActiveView(CapabilityRequiredMixin, View):
+    capability = Capability.MANAGE_USERS
+
+    def post(self, request: HttpRequest, pk: int, **kwargs: Any) -> HttpResponse:
+        user = _org_user(request, pk)
+        active = request.POST.get("active") == "1"
+        try:
+            user_set_active(user=user, active=active)
+            messages.success(
+                request, f"{user.email} was {'reactivated' if active else 'deactivated'}."
+            )
+        except UserError as exc:
+            messages.error(request, str(exc))
+        return redirect("users:list")

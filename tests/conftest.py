@@ -1,0 +1,122 @@
+"""Shared fixtures.
+
+- Celery tasks run eagerly, except in tests marked `worker` (a real worker process).
+- Tests marked `postgres` / `redis` need those services (DATABASE_URL / REDIS_URL). Outside
+  CI they are skipped when the service is not configured; with CI=true a missing service
+  fails the run instead, so CI can never pass by skipping them.
+- Browser fixtures live in tests/browser/conftest.py.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.test import Client
+
+from spendflo.celery import app as celery_app
+from spendflo.organizations.models import Organization
+from spendflo.users.models import User
+from tests.factories import TEST_PASSWORD, OrganizationFactory, UserFactory
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _require(condition: bool, reason: str) -> None:
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI must not skip this test: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("worker") or item.get_closest_marker("browser"):
+            # Real processes and live servers need committed data.
+            item.add_marker(pytest.mark.django_db(transaction=True))
+
+
+@pytest.fixture(autouse=True)
+def _service_requirements(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("postgres"):
+        _require(
+            django_settings.DATABASES["default"]["ENGINE"].endswith("postgresql"),
+            "needs PostgreSQL: set DATABASE_URL=postgres://...",
+        )
+    if request.node.get_closest_marker("redis") or request.node.get_closest_marker("worker"):
+        _require(bool(django_settings.REDIS_URL), "needs Redis: set REDIS_URL=redis://...")
+
+
+@pytest.fixture(autouse=True)
+def _celery_eager(request: pytest.FixtureRequest) -> Iterator[None]:
+    eager = request.node.get_closest_marker("worker") is None
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = eager
+    celery_app.conf.task_eager_propagates = True
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def _static_files_without_collectstatic(settings: Any) -> None:
+    # Tests serve static files from the source folders; production uses the manifest.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def organization(db: None) -> Organization:
+    return OrganizationFactory(slug="acme", name="Acme")
+
+
+@pytest.fixture
+def other_organization(db: None) -> Organization:
+    return OrganizationFactory(slug="globex", name="Globex")
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., User]:
+    def make(role: str = User.Role.REQUESTER, organization: Organization | None = None, **kw: Any) -> User:
+        if organization is not None:
+            kw["organization"] = organization
+        return UserFactory(role=role, **kw)
+
+    return make
+
+
+@pytest.fixture
+def admin_user(make_user: Callable[..., User], organization: Organization) -> User:
+    return make_user(User.Role.ADMIN, organization, email="admin@acme.test")
+
+
+@pytest.fixture
+def ops_user(make_user: Callable[..., User], organization: Organization) -> User:
+    return make_user(User.Role.OPS, organization, email="ops@acme.test")
+
+
+@pytest.fixture
+def requester_user(make_user: Callable[..., User], organization: Organization) -> User:
+    return make_user(User.Role.REQUESTER, organization, email="requester@acme.test")
+
+
+@pytest.fixture
+def client_as() -> Callable[[User], Client]:
+    """A Django test client signed in as the given user."""
+
+    def login(user: User) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return login
+
+
+@pytest.fixture
+def password() -> str:
+    return TEST_PASSWORD

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import Client
+
+from spendflo import health
+from spendflo.users.models import User
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_healthz_is_always_ok() -> None:
+    response = Client().get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_readyz_reports_database_and_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(health, "_broker_ok", lambda: True)
+    assert Client().get("/readyz").status_code == 200
+
+
+@pytest.mark.django_db
+def test_readyz_names_what_is_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(health, "_broker_ok", lambda: False)
+    response = Client().get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["down"] == ["broker"]
+
+
+@pytest.mark.django_db
+def test_create_organization_command_prints_a_one_time_password() -> None:
+    out = io.StringIO()
+    call_command("create_organization", "initech", "--name", "Initech", "--admin-email", "boss@initech.test", stdout=out)
+    password = out.getvalue().split("One-time password: ")[1].split()[0]
+    admin = User.objects.get(email="boss@initech.test")
+    assert admin.role == User.Role.ADMIN and admin.organization.slug == "initech"
+    assert admin.check_password(password)
+    with pytest.raises(CommandError, match="already exists"):
+        call_command("create_organization", "initech", "--name", "X", "--admin-email", "y@x.test")
+
+
+@pytest.mark.django_db
+def test_demo_setup_keeps_passwords_across_runs(tmp_path: Path) -> None:
+    creds = tmp_path / "demo.json"
+    call_command("demo_setup", "--credentials-file", str(creds), stdout=io.StringIO())
+    first = json.loads(creds.read_text())
+    call_command("demo_setup", "--credentials-file", str(creds), stdout=io.StringIO())
+    assert json.loads(creds.read_text()) == first
+    assert set(first) == {"admin@demo.example", "ops@demo.example", "requester@demo.example"}
+    for email, pw in first.items():
+        assert User.objects.get(email=email).check_password(pw)
+
+
+def test_beat_schedule_has_the_hourly_and_daily_syncs() -> None:
+    from spendflo.celery import app
+
+    schedule = app.conf.beat_schedule
+    tasks = {entry["task"]: entry["schedule"] for entry in schedule.values()}
+    assert tasks["coupa.reference_sync_all"] == 3600.0
+    assert tasks["coupa.requisition_sync_all"] == 86400.0
+    app.loader.import_default_modules()
+    for name in tasks:
+        assert name in app.tasks, f"beat names an unregistered task: {name}"
+
+
+def test_celery_is_json_only_with_late_acks() -> None:
+    from spendflo.celery import app
+
+    assert app.conf.accept_content == ["json"]
+    assert app.conf.task_serializer == "json"
+    assert app.conf.task_acks_late is True
+    assert app.conf.task_time_limit and app.conf.task_soft_time_limit < app.conf.task_time_limit
+
+
+def test_docker_compose_names_every_service_the_readme_mentions() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = set(compose["services"])
+    assert {"postgres", "redis", "web", "worker", "beat", "sandbox"} <= services
+    readme = (ROOT / "README.md").read_text()
+    for service in services:
+        assert f"`{service}`" in readme, f"README does not mention the {service} service"
+    for name in ("web", "worker", "beat"):
+        env = compose["services"][name].get("environment", {})
+        assert "DATABASE_URL" in env and "REDIS_URL" in env
+    assert (ROOT / "Dockerfile").exists()
+
+
+def test_env_example_lists_every_variable_the_settings_read() -> None:
+    settings_src = (ROOT / "spendflo" / "settings.py").read_text()
+    import re
+
+    read = set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z_]+)"', settings_src))
+    listed = {
+        line.split("=", 1)[0].lstrip("# ").strip()
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if "=" in line
+    }
+    assert read - listed == set()
+
+
+def test_check_deploy_passes_with_production_values(tmp_path: Path) -> None:
+    from cryptography.fernet import Fernet
+
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "SPENDFLO_IGNORE_DOTENV": "1",
+        "SECRET_KEY": "p" * 20 + "-production-like-secret-key-with-enough-entropy-1234567890",
+        "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": "spendflo.example.com",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
