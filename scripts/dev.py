@@ -37,6 +37,7 @@ def read_env() -> dict[str, str]:
 
 def write_env() -> None:
     """Write `.env` once; later runs keep it (secrets must not change under stored data)."""
+    (ROOT / "var").mkdir(exist_ok=True)
     if ENV_FILE.exists():
         return
     lines = [
