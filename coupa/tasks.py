@@ -6,7 +6,18 @@ import logging
 
 from celery import shared_task
 
+from coupa.services.connections import connection_validate
+
 logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    name="coupa.connection_validate", acks_late=True, ignore_result=True,
+    soft_time_limit=240, time_limit=300,
+)
+def connection_validate_task(validation_id: int) -> None:
+    """Run one connection validation (idempotent: a finished run is left alone)."""
+    connection_validate(validation_id=validation_id)
 
 
 @shared_task(name="coupa.reference_sync_all", acks_late=True, ignore_result=True)

@@ -1,6 +1,139 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
+
+
+class Provider(models.TextChoices):
+    COUPA = "coupa", "Coupa"
+
+
+class Connection(models.Model):
+    """One organization's connection to one provider instance (identified by its host).
+
+    Changing to another host archives this row, with the data imported through it, and
+    starts a new one, so records of two instances never mix; reconnecting to an archived
+    host brings its row back.
+    """
+
+    class State(models.TextChoices):
+        NOT_CONNECTED = "not_connected", "Not connected"
+        VALIDATING = "validating", "Validating"
+        CONNECTED = "connected", "Connected"
+        NEEDS_ATTENTION = "needs_attention", "Needs attention"
+        DISCONNECTED = "disconnected", "Disconnected"
+
+    organization = models.ForeignKey(
+        "organizations.Organization", on_delete=models.CASCADE, related_name="connections"
+    )
+    provider = models.CharField(max_length=32, choices=Provider.choices, default=Provider.COUPA)
+    state = models.CharField(max_length=32, choices=State.choices, default=State.NOT_CONNECTED)
+    state_reason = models.TextField(blank=True)
+    base_url = models.CharField(max_length=255)
+    host = models.CharField(max_length=255, help_text="The instance identity (normalised host).")
+    client_id = models.CharField(max_length=255)
+    client_secret_encrypted = models.TextField(help_text="Fernet-encrypted; never shown.")
+    granted_scopes = models.JSONField(default=list, blank=True)
+    missing_scopes = models.JSONField(default=list, blank=True)
+    rate_limit = models.FloatField(default=20.0, help_text="Requests per second to Coupa.")
+    rate_burst = models.PositiveIntegerField(default=10)
+    token_path = models.CharField(max_length=64, blank=True, help_text="Empty: detect.")
+    post_token_pause = models.FloatField(
+        default=5.0, help_text="Seconds to wait after minting a token (Coupa advises 5)."
+    )
+    last_validated_at = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["organization", "provider", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "provider", "host"], name="connection_unique_instance"
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "provider"],
+                condition=Q(archived_at__isnull=True),
+                name="connection_one_current_per_provider",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_provider_display()} {self.host} ({self.organization_id})"
+
+    @property
+    def is_usable(self) -> bool:
+        """Whether syncs and requisition pushes may use this connection now."""
+        return self.archived_at is None and self.state == self.State.CONNECTED
+
+
+class ConnectionValidation(models.Model):
+    """One validation run of a connection; the page shows its steps as they progress."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="validations")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    steps = models.JSONField(default=list)
+    error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        get_latest_by = "created_at"
+
+    def __str__(self) -> str:
+        return f"Validation {self.pk} of connection {self.connection_id}: {self.state}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (self.State.SUCCEEDED, self.State.FAILED)
+
+
+class AuditEvent(models.Model):
+    """Who did what and when: connects, edits, disconnects, chart changes, toggles, syncs."""
+
+    class Action(models.TextChoices):
+        CONNECT = "connect", "Connected"
+        EDIT = "edit", "Edited configuration"
+        VALIDATE = "validate", "Validated connection"
+        DISCONNECT = "disconnect", "Disconnected"
+        ARCHIVE = "archive", "Archived instance"
+        CHARTS_CHANGE = "charts_change", "Changed charts of accounts"
+        TOGGLE = "toggle", "Changed Show to Users"
+        SYNC_REQUEST = "sync_request", "Requested a sync"
+        KEY_ROTATION = "key_rotation", "Rotated encryption key"
+
+    organization = models.ForeignKey(
+        "organizations.Organization", on_delete=models.CASCADE, related_name="audit_events"
+    )
+    connection = models.ForeignKey(
+        Connection, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_label = models.CharField(max_length=255, blank=True, help_text="Email or 'system'.")
+    action = models.CharField(max_length=32, choices=Action.choices)
+    summary = models.CharField(max_length=500)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.actor_label or 'system'}: {self.summary}"
 
 
 class WorkerHeartbeat(models.Model):

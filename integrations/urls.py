@@ -7,4 +7,5 @@ app_name = "integrations"
 urlpatterns = [
     path("procurement/", views.ProcurementView.as_view(), name="procurement"),
     path("sync-activity/", views.SyncActivityView.as_view(), name="sync_activity"),
+    path("audit/", views.AuditView.as_view(), name="audit"),
 ]

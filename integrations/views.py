@@ -1,9 +1,18 @@
 from __future__ import annotations
 
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views import View
 
+from integrations.models import Connection
+from integrations.selectors import (
+    audit_event_list,
+    connection_current,
+    connection_summary,
+    connection_validation_latest,
+)
+from spendflo.users.context import request_organization
 from spendflo.users.permissions import CapabilityRequiredMixin
 from spendflo.users.roles import Capability
 
@@ -14,7 +23,20 @@ class ProcurementView(CapabilityRequiredMixin, View):
     capability = Capability.VIEW_INTEGRATIONS
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        providers = [{"name": "Coupa", "state": "not_connected", "state_label": "Not connected"}]
+        connection = connection_current(organization=request_organization(request))
+        state = connection.state if connection else Connection.State.NOT_CONNECTED
+        providers = [
+            {
+                "name": "Coupa",
+                "connection": connection,
+                "state": state,
+                "state_label": Connection.State(state).label,
+                "summary": connection_summary(connection) if connection else None,
+                "validation": connection_validation_latest(connection=connection)
+                if connection
+                else None,
+            }
+        ]
         return render(request, "integrations/procurement.html", {"providers": providers})
 
 
@@ -25,3 +47,14 @@ class SyncActivityView(CapabilityRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return render(request, "integrations/sync_activity.html", {"runs": []})
+
+
+class AuditView(CapabilityRequiredMixin, View):
+    """Who did what and when, newest first (admins and ops)."""
+
+    capability = Capability.VIEW_INTEGRATIONS
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        events = audit_event_list(organization=request_organization(request))
+        page = Paginator(events, 50).get_page(request.GET.get("page"))
+        return render(request, "integrations/audit.html", {"page_obj": page})

@@ -120,3 +120,26 @@ def client_as() -> Callable[[User], Client]:
 @pytest.fixture
 def password() -> str:
     return TEST_PASSWORD
+
+
+@pytest.fixture(scope="session")
+def coupa_sandbox() -> Iterator[Any]:
+    """One Coupa sandbox process for the session (ephemeral port, default data, no rate limit).
+
+    Tests that change its data or clients must undo it or use their own `running_sandbox`.
+    """
+    from coupa.sandbox.testing import running_sandbox
+
+    with running_sandbox("--rate", "0") as handle:
+        yield handle
+
+
+@pytest.fixture
+def sandbox_allowed(settings: Any, coupa_sandbox: Any) -> Any:
+    """Allow connecting to the session sandbox (as `make run`'s .env does) with fast retries."""
+    settings.COUPA_ALLOWED_HOSTS = [*settings.COUPA_ALLOWED_HOSTS, coupa_sandbox.base_url]
+    settings.COUPA_RETRY_ATTEMPTS = 2
+    settings.COUPA_RETRY_DEADLINE = 2.0
+    settings.COUPA_BACKOFF_BASE = 0.01
+    settings.COUPA_BACKOFF_MAX = 0.05
+    return coupa_sandbox

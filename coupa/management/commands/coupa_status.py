@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from coupa.management.commands._common import organization_by_slug
+from integrations.selectors import (
+    connection_current,
+    connection_summary,
+    connection_validation_latest,
+)
+
+
+class Command(BaseCommand):
+    help = "Print the state of an organization's Coupa connection (--json for scripts)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--org", required=True, help="Organization slug")
+        parser.add_argument("--json", action="store_true", help="Print one JSON object")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        organization = organization_by_slug(options["org"])
+        connection = connection_current(organization=organization)
+        status: dict[str, Any] = {"organization": organization.slug}
+        if connection is None:
+            status.update({"state": "not_connected", "state_label": "Not connected"})
+        else:
+            status.update(connection_summary(connection))
+            latest = connection_validation_latest(connection=connection)
+            status["latest_validation"] = (
+                {"state": latest.state, "error": latest.error, "steps": latest.steps}
+                if latest
+                else None
+            )
+        if options["json"]:
+            self.stdout.write(json.dumps(status, sort_keys=True))
+            return
+        self.stdout.write(f"Organization:     {organization.slug}")
+        self.stdout.write(f"State:            {status['state_label']}")
+        if connection is None:
+            return
+        if status["state_reason"]:
+            self.stdout.write(f"Reason:           {status['state_reason']}")
+        self.stdout.write(f"Domain:           {status['base_url']}")
+        self.stdout.write(f"Client ID:        {status['client_id']}")
+        self.stdout.write(f"Granted scopes:   {' '.join(status['granted_scopes']) or '-'}")
+        self.stdout.write(f"Missing scopes:   {' '.join(status['missing_scopes']) or 'none'}")
+        self.stdout.write(f"Rate limit:       {status['rate_limit']} requests/s")
+        self.stdout.write(f"Last validated:   {status['last_validated_at'] or 'never'}")

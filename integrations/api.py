@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from rest_framework import mixins, serializers, viewsets
+
+from integrations.models import AuditEvent
+from integrations.selectors import audit_event_list
+from spendflo.users.context import request_organization
+from spendflo.users.permissions import capability_permission
+from spendflo.users.roles import Capability
+
+
+class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
+    actor = serializers.CharField(source="actor_label")
+    host = serializers.CharField(source="connection.host", allow_null=True, default=None)
+
+    class Meta:
+        model = AuditEvent
+        fields = ["id", "created_at", "actor", "action", "summary", "details", "host"]
+
+
+class AuditEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[AuditEvent]):
+    """The organization's audit trail, newest first (admins and ops)."""
+
+    serializer_class = AuditEventSerializer
+    permission_classes = [capability_permission(Capability.VIEW_INTEGRATIONS)]
+    queryset = AuditEvent.objects.none()
+
+    def get_queryset(self) -> QuerySet[AuditEvent]:
+        return audit_event_list(organization=request_organization(self.request))

@@ -1,0 +1,64 @@
+"""The connect-time address check (DNS rebinding) in the client's transport."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+
+import httpx
+import pytest
+
+from integrations.netguard import guarded_transport, parse_ip_literal
+
+
+@pytest.fixture
+def local_server():
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
+def test_a_name_rebound_to_loopback_is_refused_at_connect_time(local_server: int) -> None:
+    transport = guarded_transport(resolver=lambda host, port: ["127.0.0.1"])
+    with httpx.Client(transport=transport) as client, pytest.raises(httpx.ConnectError, match="private or internal"):
+        client.get(f"http://acme.coupahost.com:{local_server}/")
+
+
+def test_the_allow_listed_address_is_reachable(local_server: int) -> None:
+    transport = guarded_transport(resolver=lambda host, port: [], allowed=["127.0.0.1"])
+    with httpx.Client(transport=transport) as client:
+        assert client.get(f"http://127.0.0.1:{local_server}/").text == "ok"
+
+
+def test_the_checked_address_is_the_one_connected_to(local_server: int) -> None:
+    seen: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        seen.append(host)
+        return ["127.0.0.1"]
+
+    transport = guarded_transport(resolver=resolver, allowed=["127.0.0.1"])
+    with httpx.Client(transport=transport) as client:
+        assert client.get(f"http://sandbox.coupahost.com:{local_server}/").text == "ok"
+    assert seen == ["sandbox.coupahost.com"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("2130706433", "127.0.0.1"), ("0x7f.1", "127.0.0.1"), ("127.1", "127.0.0.1"),
+     ("[::1]", "::1"), ("acme.coupahost.com", None), ("1e3.example", None)],
+)
+def test_ip_literals_in_any_notation_are_recognised(text: str, expected: str | None) -> None:
+    parsed = parse_ip_literal(text)
+    assert (str(parsed) if parsed else None) == expected
