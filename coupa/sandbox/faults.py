@@ -1,0 +1,121 @@
+"""Fault injection for /api/ calls: 503s, 429 storms, slow responses, resets, bad JSON.
+
+Faults fire by probability (seeded, so a run is repeatable for the same request
+order) or deterministically from a queue (`next`), which is what tests use.
+A 429 storm answers the next `storm_length` requests with 429.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+FAULT_KINDS: tuple[str, ...] = (
+    "error_503",  # 503 Service Unavailable with a JSON body
+    "storm_429",  # this and the next storm_length - 1 requests get 429
+    "slow",  # answer after slow_seconds (longer than a client's read timeout)
+    "reset",  # close the connection with a TCP reset, no response at all
+    "incomplete",  # Content-Length of the full body, half of it sent, then close
+    "truncate",  # body cut in half, with a Content-Length matching the cut body
+    "malformed",  # 200 with a body that is not JSON
+)
+
+
+@dataclass
+class FaultSettings:
+    """Current fault configuration."""
+
+    rates: dict[str, float] = field(default_factory=dict)
+    storm_length: int = 10
+    slow_seconds: float = 5.0
+    apply_to: tuple[str, ...] = ("/api/",)
+    queue: deque[str] = field(default_factory=deque)
+
+    def public(self) -> dict[str, Any]:
+        """Return the settings as JSON."""
+        return {
+            **{k: self.rates.get(k, 0.0) for k in FAULT_KINDS},
+            "storm_length": self.storm_length,
+            "slow_seconds": self.slow_seconds,
+            "apply_to": list(self.apply_to),
+            "next": list(self.queue),
+        }
+
+
+class FaultInjector:
+    """Decides which fault, if any, a request gets."""
+
+    def __init__(self, settings: FaultSettings | None = None, seed: int = 0) -> None:
+        self.initial = settings or FaultSettings()
+        self.settings = _copy(self.initial)
+        self.rng = random.Random(f"faults:{seed}")
+        self.storm_remaining = 0
+        self.injected: Counter[str] = Counter()
+
+    def reset(self) -> None:
+        """Restore the start-up settings and end any storm."""
+        self.settings = _copy(self.initial)
+        self.storm_remaining = 0
+
+    def clear(self) -> None:
+        """Switch every fault off."""
+        self.settings = FaultSettings(apply_to=self.settings.apply_to)
+        self.storm_remaining = 0
+
+    def update(self, body: Mapping[str, Any]) -> None:
+        """Merge a control-API body into the settings; raise ValueError on bad input."""
+        s = self.settings
+        for key, value in body.items():
+            if key in FAULT_KINDS:
+                rate = float(value)
+                if not 0.0 <= rate <= 1.0:
+                    raise ValueError(f"{key} must be a probability between 0 and 1")
+                s.rates[key] = rate
+            elif key == "storm_length":
+                s.storm_length = max(1, int(value))
+            elif key == "slow_seconds":
+                s.slow_seconds = max(0.0, float(value))
+            elif key == "apply_to":
+                s.apply_to = tuple(str(p) for p in value)
+            elif key == "next":
+                kinds = [value] if isinstance(value, str) else list(value)
+                bad = [k for k in kinds if k not in FAULT_KINDS]
+                if bad:
+                    raise ValueError(f"unknown fault kinds {bad}; use {list(FAULT_KINDS)}")
+                s.queue.extend(kinds)
+            elif key != "clear":
+                raise ValueError(
+                    f"unknown fault setting {key!r}; use {list(FAULT_KINDS)} or storm_length, slow_seconds, apply_to, next"
+                )
+
+    def applies(self, path: str) -> bool:
+        """Tell whether faults apply to this path."""
+        return any(path.startswith(p) for p in self.settings.apply_to)
+
+    def pick(self) -> str | None:
+        """Return the fault for the current request, or None."""
+        if self.storm_remaining > 0:
+            self.storm_remaining -= 1
+            self.injected["storm_429"] += 1
+            return "storm_429"
+        kind: str | None = None
+        if self.settings.queue:
+            kind = self.settings.queue.popleft()
+        else:
+            for k in FAULT_KINDS:
+                rate = self.settings.rates.get(k, 0.0)
+                if rate and self.rng.random() < rate:
+                    kind = k
+                    break
+        if kind == "storm_429":
+            self.storm_remaining = self.settings.storm_length - 1
+        if kind is not None:
+            self.injected[kind] += 1
+        return kind
+
+
+def _copy(s: FaultSettings) -> FaultSettings:
+    return FaultSettings(dict(s.rates), s.storm_length, s.slow_seconds, s.apply_to, deque(s.queue))

@@ -1,0 +1,598 @@
+"""Deterministic reference-data generator (same `--seed`, sizes and anchor -> same data).
+
+Each resource draws from its own random stream, so changing one size does not
+change the records of another resource. Records are plain dicts with Coupa's
+hyphenated keys; references hold the target's id; timestamps are epoch seconds;
+keys equal to the field default are left out to keep 200,000 items small.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from coupa.sandbox import words
+from coupa.sandbox.resources import Registry
+
+Record = dict[str, Any]
+
+TWO_YEARS = 730 * 86400
+
+#: Default sizes: the demo set.
+DEFAULT_SIZES: dict[str, int] = {
+    "account_types": 4,
+    "accounts": 300,
+    "suppliers": 200,
+    "items": 500,
+    "users": 60,
+    "addresses": 40,
+    "departments": 16,
+    "commodities": len(words.COMMODITIES),
+}
+
+API_USER_ID = 1  # the integration's own API user: created-by/updated-by of API changes
+
+
+@dataclass(frozen=True)
+class ChartTemplate:
+    """A chart of accounts: name, currency, legal entity, dynamic flag and segment values."""
+
+    name: str
+    currency: str
+    legal_entity: str
+    dynamic: bool
+    active: bool
+    segments: tuple[tuple[str, ...], ...]
+    weight: float
+
+
+_GL = tuple(code for code, _ in words.GL_ACCOUNTS)
+_GL_NAMES = dict(words.GL_ACCOUNTS)
+
+CHART_TEMPLATES: tuple[ChartTemplate, ...] = (
+    ChartTemplate(
+        "Acme US Operations",
+        "USD",
+        "Acme Corporation",
+        False,
+        True,
+        (
+            ("US01", "US02", "US03"),
+            # "Co-Op" holds a hyphen on purpose: it breaks splitting `code` on "-"
+            # (coupa-api.md 5 and 9.11), which clients must survive.
+            (
+                "Marketing",
+                "Sales",
+                "Engineering",
+                "Finance",
+                "HR",
+                "Legal",
+                "Operations",
+                "IT",
+                "Facilities",
+                "Support",
+                "Procurement",
+                "Research",
+                "Co-Op",
+            ),
+            _GL,
+            tuple(f"{n:03d}" for n in range(100, 220, 10)),
+        ),
+        0.55,
+    ),
+    ChartTemplate(
+        "Acme EMEA",
+        "EUR",
+        "Acme Europe B.V.",
+        False,
+        True,
+        (
+            ("NL01", "DE01", "FR01", "GB01"),
+            tuple(f"CC{n}" for n in range(100, 300, 10)),
+            _GL,
+            ("EU", "UK", "NORDICS", "DACH", "BENELUX"),
+        ),
+        0.30,
+    ),
+    ChartTemplate(
+        "Acme Projects (dynamic)",
+        "USD",
+        "Acme Corporation",
+        True,
+        True,
+        (
+            tuple(f"PRJ{n}" for n in range(1001, 1011)),
+            tuple(f"T{n:02d}" for n in range(1, 31)),
+            tuple(f"{n:02d}" for n in range(1, 13)),
+        ),
+        0.10,
+    ),
+    ChartTemplate(
+        "Legacy Chart (retired)",
+        "USD",
+        "Acme Holdings Inc.",
+        False,
+        False,
+        (
+            ("LG1", "LG2", "LG3"),
+            ("Admin", "Ops", "Sales", "Plant", "Fleet", "R&D", "HQ", "Field", "Lab", "Depot"),
+            _GL,
+        ),
+        0.05,
+    ),
+)
+
+
+def chart_template(chart_id: int) -> ChartTemplate:
+    """Return the template of chart `chart_id` (templates repeat past the fourth chart)."""
+    return CHART_TEMPLATES[(chart_id - 1) % len(CHART_TEMPLATES)]
+
+
+def _combo(segments: tuple[tuple[str, ...], ...], index: int) -> list[str]:
+    """Return the `index`-th segment combination, spread over the space by a stride."""
+    total = math.prod(len(s) for s in segments)
+    cycle, index = divmod(index, total)
+    stride = 7919
+    while math.gcd(stride, total) != 1:
+        stride += 2
+    j = (index * stride + 17) % total
+    out: list[str] = []
+    for values in reversed(segments):
+        j, r = divmod(j, len(values))
+        out.append(values[r])
+    out.reverse()
+    if cycle:
+        out[-1] = f"{out[-1]}{cycle}"
+    return out
+
+
+@dataclass
+class Context:
+    """What record makers need to know about other resources."""
+
+    anchor: int
+    registry: Registry
+    ids: dict[str, list[int]] = field(default_factory=dict)
+    chart_accounts: dict[int, int] = field(default_factory=dict)  # accounts made per chart
+
+    def pick(self, rng: random.Random, resource: str) -> int | None:
+        """Return a random id of `resource`, or None if it has none."""
+        pool = self.ids.get(resource)
+        return rng.choice(pool) if pool else None
+
+
+def stamps(rng: random.Random, anchor: int) -> tuple[int, int]:
+    """Return (created, updated) spread over the two years before `anchor`."""
+    created = anchor - rng.randrange(TWO_YEARS)
+    updated = created if rng.random() < 0.4 else created + rng.randrange(anchor - created + 1)
+    return created, updated
+
+
+def _base(rng: random.Random, rec_id: int, ctx: Context) -> Record:
+    created, updated = stamps(rng, ctx.anchor)
+    return {
+        "id": rec_id,
+        "created-at": created,
+        "updated-at": updated,
+        "created-by": API_USER_ID,
+        "updated-by": API_USER_ID,
+    }
+
+
+def add_custom_values(rng: random.Random, rec: Record, registry: Registry, resource: str) -> None:
+    """Fill the custom fields declared for `resource` (coupa-api.md 9b)."""
+    for name in registry.custom_fields.get(resource, ()):
+        rec[name] = rng.choice(words.CUSTOM_VALUES)
+
+
+def make_countries(rng: random.Random, rec_id: int, index: int, ctx: Context) -> Record:
+    """Return a country (fixed list; ids as on Coupa where known)."""
+    # Countries keep Coupa's ids (the US is 223), not sequential ones.
+    cid, code, name = words.COUNTRIES[index % len(words.COUNTRIES)]
+    return {"id": cid, "code": code, "name": name}
+
+
+def make_currencies(rng: random.Random, rec_id: int, index: int, ctx: Context) -> Record:
+    """Return a currency from the fixed list (some disabled)."""
+    code, name, symbol, decimals, enabled = words.CURRENCIES[index % len(words.CURRENCIES)]
+    return {
+        "id": rec_id,
+        "code": code,
+        "name": name,
+        "symbol": symbol,
+        "decimals": decimals,
+        "enabled": enabled,
+        "updated-by": API_USER_ID,
+    }
+
+
+def make_uoms(rng: random.Random, rec_id: int, index: int, ctx: Context) -> Record:
+    """Return a unit of measure from the fixed list (one inactive)."""
+    code, name, precision, active = words.UOMS[index % len(words.UOMS)]
+    rec = _base(rng, rec_id, ctx)
+    rec.update({"code": code, "name": name, "allowable-precision": precision, "active": active})
+    return rec
+
+
+def make_commodities(rng: random.Random, rec_id: int, index: int, ctx: Context) -> Record:
+    """Return a commodity; children point at their parent by id."""
+    n = len(words.COMMODITIES)
+    name, category, parent = words.COMMODITIES[index % n]
+    if index >= n:
+        name = f"{name} {index // n + 1}"
+    rec = _base(rng, rec_id, ctx)
+    rec.update({"name": name, "category": category, "active": rng.random() > 0.05})
+    if parent is not None:
+        names = [c[0] for c in words.COMMODITIES]
+        rec["parent"] = names.index(parent) + 1
+    return rec
+
+
+def make_departments(rng: random.Random, rec_id: int, index: int, ctx: Context) -> Record:
+    """Return a department (about one in eight inactive)."""
+    n = len(words.DEPARTMENTS)
+    name = (
+        words.DEPARTMENTS[index % n]
+        if index < n
+        else f"{words.DEPARTMENTS[index % n]} {index // n + 1}"
+    )
+    rec = _base(rng, rec_id, ctx)
+    rec.update({"name": name, "active": index % 8 != 7})
+    return rec
+
+
+def make_payment_terms(rng: random.Random, rec_id: int, index: int, ctx: Context) -> Record:
+    """Return a payment term from the fixed list."""
+    code, desc, disc_days, net_days, rate, active = words.PAYMENT_TERMS[
+        index % len(words.PAYMENT_TERMS)
+    ]
+    rec = _base(rng, rec_id, ctx)
+    rec.update(
+        {
+            "code": code,
+            "description": desc,
+            "days-for-discount-payment": disc_days,
+            "days-for-net-payment": net_days,
+            "discount-rate": rate,
+            "active": active,
+        }
+    )
+    return rec
+
+
+def make_shipping_terms(rng: random.Random, rec_id: int, index: int, ctx: Context) -> Record:
+    """Return a shipping term from the fixed list."""
+    code, desc, active = words.SHIPPING_TERMS[index % len(words.SHIPPING_TERMS)]
+    rec = _base(rng, rec_id, ctx)
+    rec.update({"code": code, "description": desc, "active": active})
+    return rec
+
+
+def _country_ids(ctx: Context) -> dict[str, int]:
+    return {code: cid for cid, code, _ in words.COUNTRIES}
+
+
+def make_addresses(rng: random.Random, rec_id: int, index: int, ctx: Context) -> Record:
+    """Return a company (ship-to) address."""
+    city, state, country, postal = words.CITIES[index % len(words.CITIES)]
+    rec = _base(rng, rec_id, ctx)
+    suffix = "" if index < len(words.CITIES) else f" {index // len(words.CITIES) + 1}"
+    rec.update(
+        {
+            "name": f"{city} Office{suffix}",
+            "location-code": f"LOC-{city[:3].upper()}-{index + 1:03d}",
+            "street1": f"{rng.randrange(1, 999)} {rng.choice(words.STREETS)}",
+            "city": city,
+            "state": state,
+            "state-iso-code": f"{country}-{state}",
+            "postal-code": f"{postal}{rng.randrange(10, 99)}".replace(" ", ""),
+            "active": rng.random() > 0.1,
+            "country": _country_ids(ctx).get(country, 223),
+        }
+    )
+    if rng.random() < 0.3:
+        rec["street2"] = f"Suite {rng.randrange(100, 999)}"
+    return rec
+
+
+def make_account_types(rng: random.Random, rec_id: int, index: int, ctx: Context) -> Record:
+    """Return a chart of accounts: one dynamic, one inactive in every four."""
+    tpl = chart_template(rec_id)
+    rec = _base(rng, rec_id, ctx)
+    cycle = (rec_id - 1) // len(CHART_TEMPLATES)
+    currencies = [c[0] for c in words.CURRENCIES]
+    rec.update(
+        {
+            "name": tpl.name if cycle == 0 else f"{tpl.name} {cycle + 1}",
+            "active": tpl.active,
+            "currency": currencies.index(tpl.currency) + 1,
+            "dynamic-flag": tpl.dynamic,
+            "legal-entity-name": tpl.legal_entity,
+            "primary-contact": {
+                "id": 1000 + rec_id,
+                "email": f"controller{rec_id}@acme-demo.example",
+                "name-given": "Chart",
+                "name-family": "Controller",
+            },
+            "primary-address": ctx.pick(rng, "addresses"),
+        }
+    )
+    return rec
+
+
+def make_account(
+    rng: random.Random, rec_id: int, chart_id: int, combo_index: int, ctx: Context
+) -> Record:
+    """Return an account of chart `chart_id`: segments, code = segments joined by "-"."""
+    tpl = chart_template(chart_id)
+    segs = _combo(tpl.segments, combo_index)
+    rec = _base(rng, rec_id, ctx)
+    gl = next((_GL_NAMES[s] for s in segs if s in _GL_NAMES), "General")
+    rec.update({"code": "-".join(segs), "active": rng.random() > 0.12, "account-type": chart_id})
+    # Some accounts have no nickname, as account_get_13.json ("") and 205 (null).
+    roll = rng.random()
+    if roll > 0.1:
+        rec["name"] = f"{segs[1]} {gl}" if len(segs) > 1 else gl
+    elif roll > 0.05:
+        rec["name"] = ""
+    for i, s in enumerate(segs, start=1):
+        rec[f"segment-{i}"] = s
+    return rec
+
+
+def _supplier_name(index: int) -> str:
+    a, b, c = words.SUPPLIER_FIRST, words.SUPPLIER_MIDDLE, words.SUPPLIER_LAST
+    total = len(a) * len(b) * len(c)
+    cycle, j = divmod(index, total)
+    j = (j * 7901 + 3) % total
+    j, k = divmod(j, len(c))
+    i, m = divmod(j, len(b))
+    name = f"{a[i]} {b[m]} {c[k]}"
+    return name if cycle == 0 else f"{name} {cycle + 1}"
+
+
+def make_suppliers(rng: random.Random, rec_id: int, index: int, ctx: Context) -> Record:
+    """Return a supplier with an embedded primary contact and address."""
+    name = _supplier_name(index)
+    slug = "".join(ch for ch in name.lower() if ch.isalnum())[:24]
+    rec = _base(rng, rec_id, ctx)
+    roll = rng.random()
+    status = "active" if roll < 0.8 else ("inactive" if roll < 0.95 else "draft")
+    po_method = rng.choice(("email", "email", "cxml", "prompt", "mark_as_sent"))
+    city, state, country, postal = rng.choice(words.CITIES)
+    cid, ccode, cname = next(c for c in words.COUNTRIES if c[1] == country)
+    first, last = rng.choice(words.FIRST_NAMES), rng.choice(words.LAST_NAMES)
+    rec.update(
+        {
+            "name": name,
+            "display-name": name,
+            "number": f"SUP-{rec_id:06d}",
+            "status": status,
+            "website": f"https://www.{slug}.example",
+            "po-method": po_method,
+            "cxml-url": f"https://punchout.{slug}.example/cxml" if po_method == "cxml" else "",
+            "cxml-domain": "NetworkId" if po_method == "cxml" else "",
+            "cxml-identity": "AcmeBuyer" if po_method == "cxml" else "",
+            "cxml-supplier-domain": "DUNS" if po_method == "cxml" else "",
+            "cxml-supplier-identity": f"{rng.randrange(10**8, 10**9)}"
+            if po_method == "cxml"
+            else "",
+            "cxml-protocol": "cXML" if po_method == "cxml" else "",
+            "po-email": f"orders@{slug}.example",
+            "duns": f"{rng.randrange(10**8, 10**9)}" if rng.random() < 0.5 else "",
+            "tax-id": f"{rng.randrange(10, 99)}-{rng.randrange(10**6, 10**7)}"
+            if rng.random() < 0.7
+            else "",
+            "invoice-matching-level": rng.choice(("2-way", "3-way", "none")),
+            "primary-contact": {
+                "email": f"{first.lower()}.{last.lower()}@{slug}.example",
+                "id": rec_id,
+                "name-additional": None,
+                "name-family": last,
+                "name-fullname": None,
+                "name-given": first,
+                "name-prefix": None,
+                "name-suffix": None,
+                "notes": None,
+            },
+            "primary-address": {
+                "attention": None,
+                "city": city,
+                "id": rec_id,
+                "name": name[:60],
+                "postal-code": f"{postal}{rng.randrange(10, 99)}".replace(" ", ""),
+                "state": state,
+                "street1": f"{rng.randrange(1, 999)} {rng.choice(words.STREETS)}",
+                "street2": "",
+                "country": {"code": ccode, "id": cid, "name": cname},
+            },
+            "payment-term": ctx.pick(rng, "payment_terms"),
+            "shipping-term": ctx.pick(rng, "shipping_terms"),
+        }
+    )
+    if rng.random() < 0.03:
+        rec["on-hold"] = True
+    return rec
+
+
+_UOM_INDEX = {u[0]: i + 1 for i, u in enumerate(words.UOMS)}
+
+
+def make_items(rng: random.Random, rec_id: int, index: int, ctx: Context) -> Record:
+    """Return a catalog item with a UoM and a commodity."""
+    product, uom = rng.choice(words.ITEM_PRODUCTS)
+    adjective = rng.choice(words.ITEM_ADJECTIVES)
+    material = rng.choice(words.ITEM_MATERIALS)
+    maker = rng.choice(words.MANUFACTURERS)
+    mpn = f"{maker[:3].upper()}-{rng.randrange(10000, 99999)}"
+    name = f"{adjective} {material} {product}"
+    rec = _base(rng, rec_id, ctx)
+    rec.update(
+        {
+            "name": name,
+            "description": f"{name} by {maker}, part {mpn}",
+            "item-number": f"IT{rec_id:07d}",
+            "active": rng.random() > 0.08,
+            "manufacturer-name": maker,
+            "manufacturer-part-number": mpn,
+            "commodity": ctx.pick(rng, "commodities"),
+            "uom": _UOM_INDEX.get(uom, 1),
+            "api-user": API_USER_ID,
+        }
+    )
+    return rec
+
+
+def make_users(rng: random.Random, rec_id: int, index: int, ctx: Context) -> Record:
+    """Return a user; user 1 is the integration's API user."""
+    rec = _base(rng, rec_id, ctx)
+    if rec_id == API_USER_ID:
+        first, last, login = "Integration", "API User", "spendflo.integration"
+    else:
+        first, last = rng.choice(words.FIRST_NAMES), rng.choice(words.LAST_NAMES)
+        login = f"{first[0].lower()}{last.lower()}{rec_id}"
+    email = f"{login}@acme-demo.example"
+    rec.update(
+        {
+            "login": login,
+            "email": email,
+            "purchasing-user": rec_id == API_USER_ID or rng.random() < 0.7,
+            "expense-user": rng.random() < 0.4,
+            "employee-number": f"E{10000 + rec_id}",
+            "firstname": first,
+            "lastname": last,
+            "fullname": f"{first} {last}",
+            "api-user": rec_id == API_USER_ID,
+            "active": rec_id == API_USER_ID or rng.random() > 0.1,
+            "sso-identifier": email,
+            "default-locale": "en",
+            "mention-name": f"{first}{last}".lower().replace(" ", ""),
+            "phone-work": {
+                "id": rec_id,
+                "country-code": "1",
+                "area-code": str(rng.randrange(201, 989)),
+                "number": str(rng.randrange(2000000, 9999999)),
+                "extension": None,
+            },
+            "phone-mobile": None
+            if rng.random() < 0.5
+            else {
+                "id": 100000 + rec_id,
+                "country-code": "1",
+                "area-code": str(rng.randrange(201, 989)),
+                "number": str(rng.randrange(2000000, 9999999)),
+                "extension": None,
+            },
+            "roles": [
+                {
+                    "id": 3,
+                    "name": "User",
+                    "description": "Standard role for all users who need to create and/or approve requisitions",
+                    "omnipotent": False,
+                    "system-role": True,
+                }
+            ],
+            "manager": None if rec_id <= 2 else rng.randrange(1, rec_id),
+            "default-address": ctx.pick(rng, "addresses"),
+            "default-account": ctx.pick(rng, "accounts"),
+            "default-account-type": ctx.pick(rng, "account_types"),
+            "default-currency": 1,
+            "department": ctx.pick(rng, "departments"),
+        }
+    )
+    return rec
+
+
+MAKERS = {
+    "countries": make_countries,
+    "currencies": make_currencies,
+    "uoms": make_uoms,
+    "commodities": make_commodities,
+    "departments": make_departments,
+    "payment_terms": make_payment_terms,
+    "shipping_terms": make_shipping_terms,
+    "addresses": make_addresses,
+    "account_types": make_account_types,
+    "suppliers": make_suppliers,
+    "items": make_items,
+    "users": make_users,
+}
+
+FIXED_SIZES = {
+    "countries": len(words.COUNTRIES),
+    "currencies": len(words.CURRENCIES),
+    "uoms": len(words.UOMS),
+    "payment_terms": len(words.PAYMENT_TERMS),
+    "shipping_terms": len(words.SHIPPING_TERMS),
+}
+
+# Users are generated last (they reference addresses, accounts, departments), but
+# every resource references user 1 as created-by, which always exists.
+GENERATION_ORDER: tuple[str, ...] = (
+    "countries",
+    "currencies",
+    "uoms",
+    "commodities",
+    "departments",
+    "payment_terms",
+    "shipping_terms",
+    "addresses",
+    "account_types",
+    "accounts",
+    "suppliers",
+    "items",
+    "users",
+)
+
+
+def stream(seed: int, resource: str, salt: str = "") -> random.Random:
+    """Return the random stream of one resource (independent of the others)."""
+    return random.Random(f"{seed}:{resource}:{salt}")
+
+
+def _accounts(n: int, ctx: Context, seed: int) -> Iterator[Record]:
+    rng = stream(seed, "accounts")
+    charts = ctx.ids.get("account_types", [])
+    if not charts:
+        return
+    weights = [chart_template(c).weight for c in charts]
+    total = sum(weights)
+    counts = [int(n * w / total) for w in weights]
+    counts[0] += n - sum(counts)
+    rec_id = 0
+    for chart_id, count in zip(charts, counts, strict=True):
+        for k in range(count):
+            rec_id += 1
+            yield make_account(rng, rec_id, chart_id, k, ctx)
+        ctx.chart_accounts[chart_id] = count
+
+
+def generate(
+    *, seed: int, anchor: int, registry: Registry, sizes: Mapping[str, int] | None = None
+) -> tuple[dict[str, list[Record]], Context]:
+    """Generate every resource; return the records by resource and the generation context."""
+    want = dict(DEFAULT_SIZES)
+    want.update(FIXED_SIZES)
+    want.update(sizes or {})
+    ctx = Context(anchor=anchor, registry=registry)
+    out: dict[str, list[Record]] = {}
+    for resource in GENERATION_ORDER:
+        n = max(0, want.get(resource, 0))
+        if resource == "users":
+            n = max(n, 2)  # the API user and a manager always exist
+        if resource == "accounts":
+            records = list(_accounts(n, ctx, seed))
+        else:
+            rng = stream(seed, resource)
+            maker = MAKERS[resource]
+            records = [maker(rng, i + 1, i, ctx) for i in range(n)]
+        if registry.custom_fields.get(resource):
+            crng = stream(seed, resource, "custom")
+            for rec in records:
+                add_custom_values(crng, rec, registry, resource)
+        out[resource] = records
+        ctx.ids[resource] = [r["id"] for r in records]
+    return out, ctx

@@ -1,0 +1,148 @@
+"""The sandbox's configuration and its runtime state (store, auth, limits, faults, stats)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from coupa.sandbox.auth import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_TOKEN_TTL,
+    AuthService,
+    OAuthClient,
+    ScopeMode,
+    load_clients,
+)
+from coupa.sandbox.faults import FaultInjector, FaultSettings
+from coupa.sandbox.ratelimit import TokenBucket
+from coupa.sandbox.resources import INTEGRATION_SCOPES, Registry
+from coupa.sandbox.stats import Stats
+from coupa.sandbox.store import Store, write_json_atomic
+
+log = logging.getLogger("coupa.sandbox")
+
+
+def default_anchor() -> int:
+    """Return today's midnight UTC: generated timestamps lie in the two years before it."""
+    today = datetime.now(UTC).date()
+    return anchor_from_date(today)
+
+
+def anchor_from_date(day: date) -> int:
+    """Return midnight UTC of `day` as epoch seconds."""
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+
+
+@dataclass
+class SandboxConfig:
+    """Everything the command line (or a test) can set."""
+
+    host: str = "127.0.0.1"
+    port: int = 8111
+    seed: int = 42
+    anchor: int = field(default_factory=default_anchor)
+    sizes: dict[str, int] = field(default_factory=dict)
+    custom_fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    clients: list[OAuthClient] = field(
+        default_factory=lambda: [
+            OAuthClient(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, set(INTEGRATION_SCOPES))
+        ]
+    )
+    token_ttl: int = DEFAULT_TOKEN_TTL
+    scope_mode: ScopeMode = "list"
+    rate: float = 25.0  # coupa-api.md 4: 25 requests per second, burst 20
+    burst: int = 20
+    latency_ms: float = 0.0
+    latency_jitter_ms: float = 0.0
+    faults: FaultSettings = field(default_factory=FaultSettings)
+    state_file: Path | None = None
+    warm_cache: bool = False
+
+
+class SandboxState:
+    """The mutable state one sandbox process serves."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self.registry = Registry.build(config.custom_fields)
+        self.store = Store(
+            registry=self.registry, seed=config.seed, anchor=config.anchor, sizes=config.sizes
+        )
+        self.auth = AuthService(
+            config.clients, token_ttl=config.token_ttl, scope_mode=config.scope_mode
+        )
+        self.bucket = TokenBucket(config.rate, config.burst)
+        self.faults = FaultInjector(config.faults, seed=config.seed)
+        self.stats = Stats()
+        self.latency_ms = config.latency_ms
+        self.latency_jitter_ms = config.latency_jitter_ms
+        if config.state_file is not None and config.state_file.exists():
+            self._load_file(config.state_file)
+        else:
+            self.store.generate()
+        if config.warm_cache:
+            self.store.warm()
+
+    def _load_file(self, path: Path) -> None:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        saved_cf = {k: tuple(v) for k, v in state.get("custom_fields", {}).items()}
+        if saved_cf != self.registry.custom_fields:
+            # The file's custom fields win: its records carry their values.
+            self.registry = Registry.build(saved_cf)
+            self.store = Store(
+                registry=self.registry,
+                seed=self.config.seed,
+                anchor=self.config.anchor,
+                sizes=self.config.sizes,
+            )
+        self.store.load_state(state)
+        if state.get("clients"):
+            self.auth.clients = {c.client_id: c for c in load_clients(state)}
+        log.info("loaded state from %s", path)
+
+    def save(self) -> None:
+        """Write data and clients to the state file, if one is configured."""
+        path = self.config.state_file
+        if path is None:
+            return
+        payload: dict[str, Any] = self.store.to_state()
+        payload["clients"] = [
+            {"client_id": c.client_id, "client_secret": c.client_secret, "scopes": sorted(c.scopes)}
+            for c in self.auth.clients.values()
+        ]
+        write_json_atomic(path, payload)
+
+    def reset(self, *, tokens: bool = False) -> None:
+        """Regenerate the data from the seed and restore clients, faults, limits and stats."""
+        self.store.generate()
+        self.auth.reset_clients()
+        if tokens:
+            self.auth.revoke()
+        self.faults.reset()
+        self.bucket.configure(self.config.rate, self.config.burst)
+        self.latency_ms = self.config.latency_ms
+        self.latency_jitter_ms = self.config.latency_jitter_ms
+        self.auth.scope_mode = self.config.scope_mode
+        self.auth.token_ttl = self.config.token_ttl
+        self.stats.reset()
+        self.save()
+
+    def settings(self) -> dict[str, Any]:
+        """Return the runtime settings as JSON."""
+        return {
+            "rate": self.bucket.rate,
+            "burst": self.bucket.burst,
+            "latency_ms": self.latency_ms,
+            "latency_jitter_ms": self.latency_jitter_ms,
+            "scope_mode": self.auth.scope_mode,
+            "token_ttl": self.auth.token_ttl,
+            "seed": self.config.seed,
+            "anchor": self.config.anchor,
+            "custom_fields": {k: list(v) for k, v in self.registry.custom_fields.items()},
+            "state_file": str(self.config.state_file) if self.config.state_file else None,
+        }

@@ -1,0 +1,112 @@
+"""Fixtures for the sandbox tests: running sandboxes, an API client, the shared Coupa facts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from coupa.sandbox.testing import SandboxHandle, running_sandbox
+
+# ../shared next to the repository holds Coupa's specs and example payloads; the
+# repository never copies them (tests read them in place).
+SHARED_DIR = Path(__file__).resolve().parents[2] / ".." / "shared"
+ANCHOR_DATE = "2025-06-30"  # fixed, so generated data is identical on every run
+CUSTOM_FIELDS = "accounts:cost-center,suppliers:region,items:test-text-field,users:office-code"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/sandbox/" in str(item.fspath).replace("\\", "/"):
+            item.add_marker(pytest.mark.sandbox)
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """Return ../shared, or skip when it is absent (it is always present in CI)."""
+    if not (SHARED_DIR / "coupa-openapi").is_dir():
+        pytest.skip(f"{SHARED_DIR} is absent: Coupa specs and examples are needed")
+    return SHARED_DIR.resolve()
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[SandboxHandle]:
+    """A shared read-mostly sandbox: demo data, custom fields, no rate limit."""
+    with running_sandbox(
+        seed=7, anchor_date=ANCHOR_DATE, custom_fields=CUSTOM_FIELDS, rate=0
+    ) as sb:
+        yield sb
+
+
+@pytest.fixture
+def fresh_sandbox() -> Iterator[SandboxHandle]:
+    """A sandbox of its own for tests that change data, settings or faults."""
+    with running_sandbox(
+        seed=7, anchor_date=ANCHOR_DATE, rate=0, accounts=120, suppliers=80, items=150
+    ) as sb:
+        yield sb
+
+
+class Api:
+    """A minimal Coupa API client for tests: token, JSON headers, keyset walks."""
+
+    def __init__(self, sb: SandboxHandle, scope: str | None = None) -> None:
+        self.sb = sb
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": sb.client_id,
+            "client_secret": sb.client_secret,
+        }
+        if scope is not None:
+            form["scope"] = scope
+        resp = httpx.post(sb.token_url, data=form)
+        resp.raise_for_status()
+        self.token = resp.json()["access_token"]
+        self.http = httpx.Client(
+            base_url=sb.base_url,
+            headers={"Accept": "application/json", "Authorization": f"Bearer {self.token}"},
+            timeout=30.0,
+        )
+
+    def get(self, path: str, params: Any = None) -> httpx.Response:
+        return self.http.get(path, params=params)
+
+    def ok(self, path: str, params: Any = None) -> Any:
+        resp = self.get(path, params)
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    def walk(self, resource: str, params: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        """Return every record by keyset paging on id (coupa-api.md 3)."""
+        out: list[dict[str, Any]] = []
+        last = 0
+        while True:
+            page = self.ok(
+                f"/api/{resource}",
+                {**(params or {}), "id[gt]": str(last), "order_by": "id", "limit": "50"},
+            )
+            assert len(page) <= 50
+            out.extend(page)
+            if len(page) < 50:
+                return out
+            last = page[-1]["id"]
+
+    def close(self) -> None:
+        self.http.close()
+
+
+@pytest.fixture(scope="session")
+def make_api() -> type[Api]:
+    """The test API client class: `make_api(handle, scope=None)`."""
+    return Api
+
+
+@pytest.fixture(scope="session")
+def api(sandbox: SandboxHandle) -> Iterator[Api]:
+    """An API client of the shared sandbox's default client."""
+    client = Api(sandbox)
+    yield client
+    client.close()
