@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import shared_task
+from celery.contrib.django.task import DjangoTask
 
 from coupa.services.connections import connection_validate
+from coupa.services.sync import (
+    INTERNAL_MESSAGE,
+    sync_request_all,
+    sync_run_execute,
+    sync_run_fail,
+)
+from integrations.models import SyncRun
 
 logger = logging.getLogger(__name__)
 
@@ -22,13 +31,50 @@ def connection_validate_task(validation_id: int) -> None:
 
 @shared_task(name="coupa.reference_sync_all", acks_late=True, ignore_result=True)
 def reference_sync_all_task() -> int:
-    """Start the hourly reference-data sync for every connected Coupa connection.
+    """Start the hourly reference-data sync for every usable Coupa connection.
 
-    Returns how many syncs were started. Connections arrive with the connect issue;
-    until then there is nothing to sync.
+    Connections that need attention, are disconnected or archived are skipped; a live
+    run is attached to rather than doubled. Returns how many connections have a run.
     """
-    logger.info("Hourly Coupa reference-data sync: no connected Coupa connections yet.")
-    return 0
+    return sync_request_all(trigger=SyncRun.Trigger.HOURLY)
+
+
+@shared_task(name="coupa.reference_reconcile_all", acks_late=True, ignore_result=True)
+def reference_reconcile_all_task() -> int:
+    """Start the daily full reconcile (walk the active sets) for every usable connection."""
+    return sync_request_all(trigger=SyncRun.Trigger.RECONCILE, full=True)
+
+
+# Limits (STYLE.md section 5): one HTTP call (30 s read timeout, retried within
+# COUPA_RETRY_DEADLINE) < soft limit < hard limit < the Redis visibility timeout (4 h).
+SYNC_SOFT_TIME_LIMIT = 3 * 3600
+SYNC_TIME_LIMIT = 3 * 3600 + 900
+
+
+class SyncRunTask(DjangoTask):
+    """Marks the run failed if the task dies outside the service's own handling."""
+
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        run_id = kwargs.get("sync_run_id", args[0] if args else None)
+        if run_id is not None:
+            sync_run_fail(sync_run_id=int(run_id), error=INTERNAL_MESSAGE)
+
+
+@shared_task(
+    name="coupa.sync_run_execute", base=SyncRunTask, acks_late=True, ignore_result=True,
+    soft_time_limit=SYNC_SOFT_TIME_LIMIT, time_limit=SYNC_TIME_LIMIT,
+)
+def sync_run_execute_task(sync_run_id: int) -> None:
+    """Execute one queued sync run.
+
+    Idempotent (acks_late is safe): the service claims the run's lease with a
+    conditional UPDATE, so a redelivered message finds the run taken or finished and
+    does nothing; imports are upserts. Not retried by Celery: a failed run is recorded
+    and the next hourly run continues from the watermarks.
+    """
+    sync_run_execute(sync_run_id=sync_run_id)
 
 
 @shared_task(name="coupa.requisition_sync_all", acks_late=True, ignore_result=True)

@@ -63,10 +63,19 @@ class Connection(models.Model):
     def __str__(self) -> str:
         return f"{self.get_provider_display()} {self.host} ({self.organization_id})"
 
+    # States in which imported records stay on offer to requesters. A connection that
+    # needs attention still has valid data; a disconnected or archived one offers nothing.
+    OFFERING_STATES = (State.CONNECTED, State.VALIDATING, State.NEEDS_ATTENTION)
+
     @property
     def is_usable(self) -> bool:
         """Whether syncs and requisition pushes may use this connection now."""
         return self.archived_at is None and self.state == self.State.CONNECTED
+
+    @property
+    def offers_records(self) -> bool:
+        """Whether requesters may pick this connection's records (subject to each record)."""
+        return self.archived_at is None and self.state in self.OFFERING_STATES
 
 
 class ConnectionValidation(models.Model):
@@ -134,6 +143,98 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_label or 'system'}: {self.summary}"
+
+
+class SyncRun(models.Model):
+    """One sync of a connection's reference data: what triggered it, its progress and counts.
+
+    At most one run per connection is live at a time: the running worker holds a lease it
+    renews with a heartbeat after every page; a run whose heartbeat went stale is failed.
+    """
+
+    class Trigger(models.TextChoices):
+        INITIAL = "initial", "Initial import"
+        HOURLY = "hourly", "Hourly"
+        MANUAL = "manual", "Manual"
+        CHART_CHANGE = "chart_change", "Chart change"
+        RECONCILE = "reconcile", "Daily reconcile"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    LIVE_STATES = (State.QUEUED, State.RUNNING)
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="sync_runs")
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    full = models.BooleanField(default=False, help_text="Walk the active sets (reconcile).")
+    resources = models.JSONField(default=list, help_text="Empty: all resources.")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    lease_token = models.CharField(max_length=64, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    progress = models.JSONField(default=dict, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    requests = models.PositiveIntegerField(default=0)
+    retries = models.PositiveIntegerField(default=0)
+    throttled = models.PositiveIntegerField(default=0, help_text="429 answers from Coupa.")
+    error = models.TextField(blank=True)
+    follow_up_resources = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Resources to sync again once this run ends (charts chosen while it ran).",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["connection", "state"])]
+
+    def __str__(self) -> str:
+        return f"Sync {self.pk} of connection {self.connection_id}: {self.state}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.state in self.LIVE_STATES
+
+    @property
+    def change_summary(self) -> list[str]:
+        """One line per resource that changed, e.g. "vendors: 3 new, 1 deactivated"."""
+        lines = []
+        for resource, counts in self.counts.items():
+            parts = [
+                f"{counts[key]} {label}"
+                for key, label in (("created", "new"), ("updated", "updated"), ("deactivated", "deactivated"))
+                if counts.get(key)
+            ]
+            if parts:
+                lines.append(f"{resource}: {', '.join(parts)}")
+        return lines
+
+
+class SyncWatermark(models.Model):
+    """Per resource, the Coupa `updated-at` up to which a sync has read everything."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="watermarks")
+    resource = models.CharField(max_length=32)
+    watermark = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "resource"], name="sync_watermark_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource} of connection {self.connection_id}: {self.watermark}"
 
 
 class WorkerHeartbeat(models.Model):

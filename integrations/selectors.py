@@ -4,7 +4,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from integrations.models import AuditEvent, Connection, ConnectionValidation, Provider
+from integrations.models import AuditEvent, Connection, ConnectionValidation, Provider, SyncRun
 from spendflo.organizations.models import Organization
 
 
@@ -28,6 +28,13 @@ def connection_validation_get(
         .filter(pk=validation_id, connection__organization=organization)
         .first()
     )
+
+
+def sync_run_list(*, organization: Organization) -> QuerySet[SyncRun]:
+    """The organization's sync runs across its connections, newest first."""
+    return SyncRun.objects.filter(connection__organization=organization).select_related(
+        "connection", "requested_by"
+    ).order_by("-created_at", "-pk")
 
 
 def audit_event_list(*, organization: Organization) -> QuerySet[AuditEvent]:

@@ -1,16 +1,20 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views import View
 
-from integrations.models import Connection
+from coupa.selectors import PICKABLE_MODELS, chart_list, record_counts
+from integrations.models import Connection, WorkerHeartbeat
 from integrations.selectors import (
     audit_event_list,
     connection_current,
     connection_summary,
     connection_validation_latest,
+    sync_run_list,
 )
 from spendflo.users.context import request_organization
 from spendflo.users.permissions import CapabilityRequiredMixin
@@ -25,9 +29,16 @@ class ProcurementView(CapabilityRequiredMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         connection = connection_current(organization=request_organization(request))
         state = connection.state if connection else Connection.State.NOT_CONNECTED
+        counts: dict[str, Any] = {}
+        selected_charts: list[str] = []
+        if connection is not None:
+            counts = {k: record_counts(connection=connection, kind=k) for k in PICKABLE_MODELS}
+            selected_charts = [c.name for c in chart_list(connection=connection) if c.selected]
         providers = [
             {
                 "name": "Coupa",
+                "counts": counts,
+                "selected_charts": selected_charts,
                 "connection": connection,
                 "state": state,
                 "state_label": Connection.State(state).label,
@@ -41,12 +52,17 @@ class ProcurementView(CapabilityRequiredMixin, View):
 
 
 class SyncActivityView(CapabilityRequiredMixin, View):
-    """Every sync run of the organization, newest first."""
+    """Every sync run of the organization, newest first, with counts and errors."""
 
     capability = Capability.VIEW_SYNC_ACTIVITY
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        return render(request, "integrations/sync_activity.html", {"runs": []})
+        runs = sync_run_list(organization=request_organization(request))
+        page = Paginator(runs, 50).get_page(request.GET.get("page"))
+        heartbeat = WorkerHeartbeat.objects.order_by("-seen_at").first()
+        return render(
+            request, "integrations/sync_activity.html", {"page_obj": page, "heartbeat": heartbeat}
+        )
 
 
 class AuditView(CapabilityRequiredMixin, View):

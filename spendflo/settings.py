@@ -227,6 +227,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "options": {"expires": 3000},
     },
+    "coupa-reference-reconcile-daily": {
+        "task": "coupa.reference_reconcile_all",
+        "schedule": 86400.0,
+        "options": {"expires": 3600 * 6},
+    },
     "coupa-requisition-sync-daily": {
         "task": "coupa.requisition_sync_all",
         "schedule": 86400.0,

@@ -17,6 +17,7 @@ from django.utils import timezone
 from coupa import connection_client
 from coupa.domains import CoupaDomain, normalize_coupa_domain
 from coupa.exceptions import CoupaAuthError, CoupaError, CoupaScopeError, CoupaTimeoutError
+from coupa.importers import import_charts
 from integrations.crypto import encrypt
 from integrations.models import AuditEvent, Connection, ConnectionValidation, Provider
 from integrations.selectors import connection_current
@@ -297,6 +298,8 @@ def _run_validation(validation: ConnectionValidation) -> ConnectionValidation:
             current_step = "read"
             _set_step(validation, "read", "running")
             charts = client.list_account_types(active_only=True)
+            # Stored now so the chart slider can list them right after connecting.
+            import_charts(connection=connection, records=charts)
             _set_step(
                 validation, "read", "done",
                 f"Found {len(charts)} active chart{'s' if len(charts) != 1 else ''} of accounts.",

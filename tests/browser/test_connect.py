@@ -34,6 +34,8 @@ def test_admin_connects_and_sees_the_steps_complete(
     expect(page.get_by_text("Coupa is connected.")).to_be_visible()
     assert sandbox_allowed.client_secret not in page.content()
     page.get_by_role("link", name="Continue").click()
+    expect(page.get_by_role("dialog", name="Configure Chart of Accounts")).to_be_visible()
+    page.goto(f"{live_server.url}/settings/integrations/procurement/")
     expect(page.get_by_test_id("connection-state")).to_have_text("Connected")
 
 

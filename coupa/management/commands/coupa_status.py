@@ -6,6 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from coupa.management.commands._common import organization_by_slug
+from coupa.services.sync import sync_status
 from integrations.selectors import (
     connection_current,
     connection_summary,
@@ -34,6 +35,7 @@ class Command(BaseCommand):
                 if latest
                 else None
             )
+            status.update(sync_status(connection=connection))
         if options["json"]:
             self.stdout.write(json.dumps(status, sort_keys=True))
             return
@@ -49,3 +51,27 @@ class Command(BaseCommand):
         self.stdout.write(f"Missing scopes:   {' '.join(status['missing_scopes']) or 'none'}")
         self.stdout.write(f"Rate limit:       {status['rate_limit']} requests/s")
         self.stdout.write(f"Last validated:   {status['last_validated_at'] or 'never'}")
+        self._sync_text(status)
+
+    def _sync_text(self, status: dict[str, Any]) -> None:
+        charts = status["selected_charts"]
+        self.stdout.write(
+            "Selected charts:  "
+            + (", ".join(f"{c['name']} ({c['external_id']})" for c in charts) or "none")
+        )
+        self.stdout.write(f"{'Resource':<14} {'imported':>9} {'active':>9} {'shown':>9}")
+        for name, counts in status["resources"].items():
+            shown = counts.get("shown")
+            self.stdout.write(
+                f"{name:<14} {counts['imported']:>9} {counts['active']:>9} "
+                f"{'-' if shown is None else shown:>9}"
+            )
+        self.stdout.write("Last syncs:" if status["last_runs"] else "Last syncs:       none")
+        for run in status["last_runs"]:
+            line = (
+                f"  #{run['id']} {run['trigger']:<12} {run['state']:<10} "
+                f"{run['started_at'] or run['created_at']}  {run['requests']} requests"
+            )
+            if run["error"]:
+                line += f"  error: {run['error']}"
+            self.stdout.write(line)

@@ -1,0 +1,250 @@
+"""Database state of the Coupa client."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class RateLimitBucket(models.Model):
+    """The shared request budget of one Coupa instance when Redis is absent.
+
+    One row per host (coupa-api.md §4: the limit is per instance). `tat` is the
+    theoretical arrival time (GCRA, epoch seconds) of the next request; `penalty_until`
+    the end of the slowed-down period after a 429. Written only by `coupa.ratelimit`.
+    """
+
+    host = models.CharField(max_length=255, unique=True)
+    tat = models.FloatField(default=0.0)
+    penalty_until = models.FloatField(default=0.0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "Coupa rate-limit bucket"
+
+    def __str__(self) -> str:
+        return self.host
+
+
+# --- reference data imported from Coupa ------------------------------------------------
+#
+# Every record is keyed by (connection, Coupa id): a connection is one Coupa instance, so
+# ids of two instances never mix. Records are never deleted: Coupa deactivates instead
+# (coupa-api.md §4), and so do we.
+
+
+class CoupaRecordModel(models.Model):
+    """Fields every imported Coupa record has."""
+
+    connection = models.ForeignKey(
+        "integrations.Connection", on_delete=models.CASCADE, related_name="+"
+    )
+    external_id = models.BigIntegerField(help_text="The record's Coupa id.")
+    active = models.BooleanField(default=True)
+    coupa_updated_at = models.DateTimeField(null=True, blank=True)
+    imported_at = models.DateTimeField(help_text="When the record was first imported.")
+    synced_at = models.DateTimeField(help_text="When a sync last wrote the record.")
+
+    class Meta:
+        abstract = True
+
+
+class PickableRecordModel(CoupaRecordModel):
+    """A record requesters may pick in request forms when shown to users."""
+
+    show_to_users = models.BooleanField(default=True)
+
+    class Meta:
+        abstract = True
+
+
+class ChartOfAccounts(CoupaRecordModel):
+    """A Coupa account type. Only the charts an admin selects have their accounts imported."""
+
+    name = models.CharField(max_length=255)
+    currency_code = models.CharField(max_length=16, blank=True)
+    legal_entity_name = models.CharField(max_length=255, blank=True)
+    dynamic = models.BooleanField(
+        default=False, help_text="Coupa creates accounts on first use; the list is incomplete."
+    )
+    selected = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "charts of accounts"
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "external_id"], name="coupa_chart_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Account(PickableRecordModel):
+    chart = models.ForeignKey(
+        ChartOfAccounts, null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts"
+    )
+    chart_external_id = models.BigIntegerField(null=True, blank=True)
+    code = models.CharField(max_length=2100)
+    name = models.CharField(max_length=255, blank=True)
+    segments = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "external_id"], name="coupa_account_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["connection", "chart", "active", "show_to_users"])]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Vendor(PickableRecordModel):
+    """A Coupa supplier."""
+
+    name = models.CharField(max_length=255)
+    display_name = models.CharField(max_length=255, blank=True)
+    number = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=32, blank=True)
+    primary_contact_email = models.CharField(max_length=255, blank=True)
+    payment_term = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "external_id"], name="coupa_vendor_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["connection", "active", "show_to_users"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Item(PickableRecordModel):
+    """A Coupa catalog item."""
+
+    name = models.CharField(max_length=255)
+    item_number = models.CharField(max_length=255, blank=True)
+    description = models.TextField(blank=True)
+    uom_code = models.CharField(max_length=32, blank=True)
+    commodity_name = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "external_id"], name="coupa_item_unique")
+        ]
+        indexes = [models.Index(fields=["connection", "active", "show_to_users"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CoupaUser(CoupaRecordModel):
+    """A Coupa user (requesters map to them on requisitions)."""
+
+    login = models.CharField(max_length=255)
+    email = models.CharField(max_length=255, blank=True)
+    firstname = models.CharField(max_length=255, blank=True)
+    lastname = models.CharField(max_length=255, blank=True)
+    employee_number = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["login"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "external_id"], name="coupa_user_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.login
+
+
+class Address(CoupaRecordModel):
+    name = models.CharField(max_length=255, blank=True)
+    location_code = models.CharField(max_length=255, blank=True)
+    lines = models.JSONField(default=list, blank=True, help_text="Street lines 1 to 4.")
+    city = models.CharField(max_length=255, blank=True)
+    state = models.CharField(max_length=255, blank=True)
+    postal_code = models.CharField(max_length=64, blank=True)
+    country_code = models.CharField(max_length=8, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "addresses"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "external_id"], name="coupa_address_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.location_code
+
+
+class Commodity(CoupaRecordModel):
+    name = models.CharField(max_length=255)
+    code = models.CharField(max_length=255, blank=True)
+    category = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "commodities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "external_id"], name="coupa_commodity_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Uom(CoupaRecordModel):
+    code = models.CharField(max_length=32)
+    name = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = "unit of measure"
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "external_id"], name="coupa_uom_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Currency(CoupaRecordModel):
+    code = models.CharField(max_length=16)
+    name = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name_plural = "currencies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "external_id"], name="coupa_currency_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Department(CoupaRecordModel):
+    name = models.CharField(max_length=255)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "external_id"], name="coupa_department_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
