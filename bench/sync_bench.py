@@ -175,7 +175,7 @@ def main() -> int:
     p.add_argument("--latency-ms", type=float, default=150.0)
     p.add_argument("--concurrency", type=int, default=8, help="client paging threads")
     p.add_argument("--write-records", type=int, default=50000)
-    p.add_argument("--batch", type=int, default=500, help="records per upsert (COUPA_SYNC_FLUSH_RECORDS)")
+    p.add_argument("--batch", type=int, default=1000, help="records per upsert (COUPA_SYNC_FLUSH_RECORDS)")
     p.add_argument("--skip-import", action="store_true")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()

@@ -119,10 +119,16 @@ class _RecordList(generics.ListAPIView):  # type: ignore[type-arg]
         return super().get(request, *args, **kwargs)
 
 
+def _model_of(serializer: type[serializers.ModelSerializer[Any]]) -> Any:
+    return serializer.Meta.model
+
+
 def record_list_view(kind: str) -> type[_RecordList]:
+    serializer = SERIALIZERS[kind]
     return type(
         f"{kind.title()}ListView", (_RecordList,),
-        {"kind": kind, "serializer_class": SERIALIZERS[kind], "queryset": SERIALIZERS[kind].Meta.model.objects.none()},
+        # A typed empty queryset lets the schema generator describe path and filter types.
+        {"kind": kind, "serializer_class": serializer, "queryset": _model_of(serializer).objects.none()},
     )
 
 
@@ -178,10 +184,20 @@ class _RecordBulkVisibility(APIView):
 
 
 def visibility_views(kind: str) -> tuple[type[APIView], type[APIView]]:
-    single = type(f"{kind.title()}VisibilityView", (_RecordVisibility,), {"kind": kind})
-    single.patch = extend_schema(request=VisibilitySerializer, responses=SERIALIZERS[kind])(single.patch)  # type: ignore[method-assign]
-    bulk = type(f"{kind.title()}BulkVisibilityView", (_RecordBulkVisibility,), {"kind": kind})
-    bulk.post = extend_schema(request=BulkVisibilitySerializer, responses=ChangedSerializer)(bulk.post)  # type: ignore[method-assign]
+    def patch(self: _RecordVisibility, request: Request, pk: int) -> Response:
+        return _RecordVisibility.patch(self, request, pk)
+
+    def post(self: _RecordBulkVisibility, request: Request) -> Response:
+        return _RecordBulkVisibility.post(self, request)
+
+    single = type(f"{kind.title()}VisibilityView", (_RecordVisibility,), {
+        "kind": kind,
+        "patch": extend_schema(request=VisibilitySerializer, responses=SERIALIZERS[kind])(patch),
+    })
+    bulk = type(f"{kind.title()}BulkVisibilityView", (_RecordBulkVisibility,), {
+        "kind": kind,
+        "post": extend_schema(request=BulkVisibilitySerializer, responses=ChangedSerializer)(post),
+    })
     return single, bulk
 
 
@@ -330,7 +346,7 @@ class PickableItemSerializer(serializers.ModelSerializer[Item]):
         fields = ["id", "external_id", "name", "item_number", "description", "uom_code"]
 
 
-PICKABLE_SERIALIZERS = {
+PICKABLE_SERIALIZERS: dict[str, type[serializers.ModelSerializer[Any]]] = {
     "accounts": PickableAccountSerializer,
     "vendors": PickableVendorSerializer,
     "items": PickableItemSerializer,
@@ -340,5 +356,5 @@ PICKABLE_SERIALIZERS = {
 def pickable_view(kind: str) -> type[_Pickable]:
     serializer = PICKABLE_SERIALIZERS[kind]
     return type(f"Pickable{kind.title()}View", (_Pickable,), {
-        "kind": kind, "serializer_class": serializer, "queryset": serializer.Meta.model.objects.none(),
+        "kind": kind, "serializer_class": serializer, "queryset": _model_of(serializer).objects.none(),
     })

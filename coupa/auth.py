@@ -283,7 +283,7 @@ class CoupaAuth(httpx.Auth):
 
         Raises the errors listed on the class. Never logs the secret or the token.
         """
-        margin = float(getattr(settings, "COUPA_TOKEN_EXPIRY_MARGIN", 300.0))
+        margin = float(settings.COUPA_TOKEN_EXPIRY_MARGIN)
         paths = self._candidate_paths()
         for index, path in enumerate(paths):
             request = httpx.Request(

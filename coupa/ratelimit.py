@@ -310,7 +310,7 @@ _redis_stores: dict[tuple[int, str], RedisBucketStore] = {}
 
 def default_store() -> BucketStore:
     """Return the process's store: Redis when `REDIS_URL` is set, the database otherwise."""
-    url: str = getattr(settings, "REDIS_URL", "") or ""
+    url: str = settings.REDIS_URL or ""
     if not url:
         return DatabaseBucketStore()
     key = (os.getpid(), url)
@@ -327,6 +327,6 @@ def shared_limiter(host: str, rate: float, burst: int) -> SharedRateLimiter:
         rate,
         burst,
         default_store(),
-        penalty_factor=float(getattr(settings, "COUPA_RATE_PENALTY_FACTOR", 0.5)),
-        penalty_seconds=float(getattr(settings, "COUPA_RATE_PENALTY_SECONDS", 60.0)),
+        penalty_factor=float(settings.COUPA_RATE_PENALTY_FACTOR),
+        penalty_seconds=float(settings.COUPA_RATE_PENALTY_SECONDS),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from django.db.models import Case, CharField, Model, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, Q, QuerySet, Value, When
 
 from coupa.models import (
     Account,
@@ -28,7 +28,7 @@ PICKABLE_MODELS: dict[str, type[Account | Vendor | Item]] = {
     "vendors": Vendor,
     "items": Item,
 }
-SUPPORTING_MODELS: dict[str, type[Model]] = {
+SUPPORTING_MODELS: dict[str, type[CoupaUser | Address | Commodity | Uom | Currency | Department]] = {
     "users": CoupaUser,
     "addresses": Address,
     "commodities": Commodity,
@@ -89,13 +89,13 @@ def pickable_list(
     *, organization: Organization, kind: str, search: str = ""
 ) -> QuerySet[Any]:
     """What requesters of the organization may pick of accounts, vendors or items."""
-    model = PICKABLE_MODELS[kind]
-    qs = model.objects.filter(connection__in=_usable_connections(organization)).filter(
-        pickable_q(kind)
-    )
+    model: type[Any] = PICKABLE_MODELS[kind]
+    qs: QuerySet[Any] = model.objects.filter(
+        connection__in=_usable_connections(organization)
+    ).filter(pickable_q(kind))
     if kind == "accounts":
         qs = qs.select_related("chart")
-    return _search(qs, kind, search).order_by(*model._meta.ordering, "pk")
+    return _search(qs, kind, search).order_by(*(model._meta.ordering or []), "pk")
 
 
 @dataclass(frozen=True)
@@ -114,9 +114,10 @@ def record_list(
 
     `offered` is "yes" when requesters can pick the record, else the reason it is not.
     """
-    model = PICKABLE_MODELS.get(kind) or SUPPORTING_MODELS[kind]
+    model: type[Any] = PICKABLE_MODELS.get(kind) or SUPPORTING_MODELS[kind]
     if connection is None or connection.organization_id != organization.pk:
-        return model.objects.none()
+        none: QuerySet[Any] = model.objects.none()
+        return none
     qs: QuerySet[Any] = model.objects.filter(connection=connection)
     if kind == "accounts":
         qs = qs.select_related("chart")
@@ -138,7 +139,7 @@ def record_list(
     if field:
         qs = qs.order_by(f"-{field}" if filters.sort.startswith("-") else field, "pk")
     else:
-        qs = qs.order_by(*model._meta.ordering, "pk")
+        qs = qs.order_by(*(model._meta.ordering or []), "pk")
     return qs
 
 

@@ -48,8 +48,8 @@ def parse_filter(params: Any) -> RecordFilter:
     return RecordFilter(
         search=(params.get("search") or "")[:200],
         chart=int(chart) if str(chart).isdigit() else None,
-        visibility=visibility if visibility in ("shown", "hidden") else "",
-        active=active if active in ("active", "inactive") else "",
+        visibility="shown" if visibility == "shown" else "hidden" if visibility == "hidden" else "",
+        active="active" if active == "active" else "inactive" if active == "inactive" else "",
         sort=(params.get("sort") or "")[:32],
     )
 

@@ -3,7 +3,7 @@ from rest_framework.routers import DefaultRouter
 
 from coupa import api as coupa_api
 from coupa import api_data
-from coupa.api_data import SERIALIZERS, PICKABLE_SERIALIZERS
+from coupa.api_data import PICKABLE_SERIALIZERS, SERIALIZERS
 from integrations.api import AuditEventViewSet
 
 router = DefaultRouter(trailing_slash=False)

@@ -263,4 +263,21 @@ COUPA_RETRY_DEADLINE = env.float("COUPA_RETRY_DEADLINE", default=300.0)
 COUPA_BACKOFF_BASE = env.float("COUPA_BACKOFF_BASE", default=0.5)
 COUPA_BACKOFF_MAX = env.float("COUPA_BACKOFF_MAX", default=30.0)
 COUPA_TOKEN_EXPIRY_MARGIN = env.float("COUPA_TOKEN_EXPIRY_MARGIN", default=300.0)
-COUPA_PAGE_CONCURRENCY = env.int("COUPA_PAGE_CONCURRENCY", default=4)
+# Pages in flight per walk: about rate x latency is needed to use the whole rate budget.
+COUPA_PAGE_CONCURRENCY = env.int("COUPA_PAGE_CONCURRENCY", default=8)
+# After a 429 the instance's rate is multiplied by this factor for this many seconds.
+COUPA_RATE_PENALTY_FACTOR = env.float("COUPA_RATE_PENALTY_FACTOR", default=0.5)
+COUPA_RATE_PENALTY_SECONDS = env.float("COUPA_RATE_PENALTY_SECONDS", default=60.0)
+
+# Reference-data syncs (coupa/services/sync.py).
+# A running sync renews its heartbeat after every page; one silent for longer is taken for
+# dead (its worker was killed) and failed. Longer than one page's retry deadline, so a page
+# that is being retried is not mistaken for a dead worker.
+COUPA_SYNC_STALE_AFTER = env.float("COUPA_SYNC_STALE_AFTER", default=600.0)
+# A queued sync no worker picked up within this time is failed so the next trigger can run.
+COUPA_SYNC_QUEUED_STALE_AFTER = env.float("COUPA_SYNC_QUEUED_STALE_AFTER", default=900.0)
+# Incremental syncs re-read this much before the watermark (clock skew, late commits).
+COUPA_SYNC_OVERLAP = env.float("COUPA_SYNC_OVERLAP", default=300.0)
+# Records written per bulk upsert, and the longest a page's records wait to be written.
+COUPA_SYNC_FLUSH_RECORDS = env.int("COUPA_SYNC_FLUSH_RECORDS", default=1000)
+COUPA_SYNC_FLUSH_SECONDS = env.float("COUPA_SYNC_FLUSH_SECONDS", default=1.0)

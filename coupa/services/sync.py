@@ -112,26 +112,26 @@ class _CancelledError(Exception):
 
 
 def _stale_after() -> timedelta:
-    return timedelta(seconds=float(getattr(settings, "COUPA_SYNC_STALE_AFTER", 120)))
+    return timedelta(seconds=float(settings.COUPA_SYNC_STALE_AFTER))
 
 
 def _queued_stale_after() -> timedelta:
     # A queued run waits for a free worker; only after this long is it presumed lost.
-    seconds = float(getattr(settings, "COUPA_SYNC_QUEUED_STALE_AFTER", 900))
+    seconds = float(settings.COUPA_SYNC_QUEUED_STALE_AFTER)
     return max(timedelta(seconds=seconds), _stale_after())
 
 
 def _overlap() -> timedelta:
     # coupa-api.md §3: query `updated-at` from the watermark minus 5 minutes.
-    return timedelta(seconds=float(getattr(settings, "COUPA_SYNC_OVERLAP", 300)))
+    return timedelta(seconds=float(settings.COUPA_SYNC_OVERLAP))
 
 
 def _flush_records() -> int:
-    return max(1, int(getattr(settings, "COUPA_SYNC_FLUSH_RECORDS", 500)))
+    return max(1, int(settings.COUPA_SYNC_FLUSH_RECORDS))
 
 
 def _flush_seconds() -> float:
-    return float(getattr(settings, "COUPA_SYNC_FLUSH_SECONDS", 1.0))
+    return float(settings.COUPA_SYNC_FLUSH_SECONDS)
 
 
 # -- requesting ------------------------------------------------------------------------
