@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views import View
 
 from coupa.selectors import PICKABLE_MODELS, chart_list, record_counts
@@ -16,7 +17,8 @@ from integrations.selectors import (
     connection_validation_latest,
     sync_run_list,
 )
-from spendflo.users.context import request_organization
+from spendflo.organizations.services import organization_set_show_new_records
+from spendflo.users.context import request_organization, request_user
 from spendflo.users.permissions import CapabilityRequiredMixin
 from spendflo.users.roles import Capability
 
@@ -49,6 +51,23 @@ class ProcurementView(CapabilityRequiredMixin, View):
             }
         ]
         return render(request, "integrations/procurement.html", {"providers": providers})
+
+
+class DefaultVisibilityView(CapabilityRequiredMixin, View):
+    """Whether newly imported records are shown to users by default (an organization setting)."""
+
+    capability = Capability.CONFIGURE_INTEGRATIONS
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        shown = request.POST.get("show_new_records_by_default") == "1"
+        organization_set_show_new_records(
+            organization=request_organization(request), user=request_user(request), shown=shown
+        )
+        messages.success(
+            request,
+            "New records will be " + ("shown to users." if shown else "hidden until an admin shows them."),
+        )
+        return redirect("integrations:procurement")
 
 
 class SyncActivityView(CapabilityRequiredMixin, View):

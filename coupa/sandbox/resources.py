@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from coupa.scopes import DEFAULT_SCOPES
+
 Kind = Literal[
     "int",
     "str",
@@ -30,17 +32,8 @@ Kind = Literal[
 
 SCALAR_KINDS: frozenset[str] = frozenset({"int", "str", "bool", "decimal", "float", "datetime"})
 
-#: Scopes the integration requests (coupa-api.md section 2).
-INTEGRATION_SCOPES: tuple[str, ...] = (
-    "core.accounting.read",
-    "core.supplier.read",
-    "core.catalog.read",
-    "core.user.read",
-    "core.common.read",
-    "core.requisition.read",
-    "core.requisition.write",
-    "core.purchase_order.read",
-)
+#: Scopes the integration requests (coupa-api.md section 2): the default client's grant.
+INTEGRATION_SCOPES: tuple[str, ...] = DEFAULT_SCOPES
 
 
 @dataclass(frozen=True)

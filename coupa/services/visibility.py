@@ -37,18 +37,7 @@ def records_set_shown(
         .update(show_to_users=shown)
     )
     if changed:
-        names = list(
-            model.objects.filter(connection=connection, pk__in=list(ids)).values_list("pk", flat=True)[:20]
-        )
-        audit_record(
-            organization=connection.organization,
-            action=AuditEvent.Action.TOGGLE,
-            summary=f"{'Showed' if shown else 'Hid'} {changed} {LABELS[kind]}{'s' if changed != 1 else ''} "
-            f"{'to' if shown else 'from'} requesters",
-            actor=user,
-            connection=connection,
-            details={"kind": kind, "shown": shown, "ids": names, "count": changed},
-        )
+        _audit(connection, user, kind, shown, changed, {"ids": sorted(ids)[:20]})
     return changed
 
 
@@ -67,17 +56,23 @@ def records_bulk_set_shown(
         model.objects.filter(pk__in=qs.values("pk")).exclude(show_to_users=shown).update(show_to_users=shown)
     )
     if changed:
-        audit_record(
-            organization=connection.organization,
-            action=AuditEvent.Action.TOGGLE,
-            summary=f"{'Showed' if shown else 'Hid'} {changed} {LABELS[kind]}{'s' if changed != 1 else ''} "
-            f"{'to' if shown else 'from'} requesters (bulk)",
-            actor=user,
-            connection=connection,
-            details={
-                "kind": kind, "shown": shown, "count": changed,
-                "filter": {"search": filters.search, "chart": filters.chart,
-                           "visibility": filters.visibility, "active": filters.active},
-            },
-        )
+        _audit(connection, user, kind, shown, changed, {"filter": {
+            "search": filters.search, "chart": filters.chart,
+            "visibility": filters.visibility, "active": filters.active,
+        }})
     return changed
+
+
+def _audit(
+    connection: Connection, user: User | None, kind: str, shown: bool, changed: int,
+    details: dict[str, object],
+) -> None:
+    noun = LABELS[kind] + ("s" if changed != 1 else "")
+    audit_record(
+        organization=connection.organization,
+        action=AuditEvent.Action.TOGGLE,
+        summary=f"{'Showed' if shown else 'Hid'} {changed} {noun} {'to' if shown else 'from'} requesters",
+        actor=user,
+        connection=connection,
+        details={"kind": kind, "shown": shown, "count": changed, **details},
+    )

@@ -30,3 +30,28 @@ def organization_create(*, slug: str, name: str, admin_email: str) -> CreatedOrg
         organization=organization, email=admin_email, role=User.Role.ADMIN
     )
     return CreatedOrganization(organization=organization, admin=admin, password=password)
+
+
+@transaction.atomic
+def organization_set_show_new_records(
+    *, organization: Organization, user: User | None, shown: bool
+) -> Organization:
+    """Choose whether newly imported Coupa records are offered to requesters by default.
+
+    Applies to records imported from now on; existing records keep their own choice.
+    """
+    from integrations.models import AuditEvent
+    from integrations.services import audit_record
+
+    if organization.show_new_records_by_default != shown:
+        organization.show_new_records_by_default = shown
+        organization.save(update_fields=["show_new_records_by_default"])
+        audit_record(
+            organization=organization,
+            action=AuditEvent.Action.TOGGLE,
+            summary="New Coupa records are "
+            + ("shown to users by default" if shown else "hidden from users by default"),
+            actor=user,
+            details={"show_new_records_by_default": shown},
+        )
+    return organization

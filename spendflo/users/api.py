@@ -11,18 +11,44 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from spendflo.users.context import request_organization
+from spendflo.organizations.services import organization_set_show_new_records
+from spendflo.users.context import request_organization, request_user
 from spendflo.users.models import User
-from spendflo.users.permissions import capability_permission
+from spendflo.users.permissions import IsOrganizationMember, capability_permission
 from spendflo.users.roles import Capability, capabilities_for
 from spendflo.users.selectors import user_list
 from spendflo.users.services import UserError, user_change_role, user_create, user_set_active
 
 
 class OrganizationSerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    slug = serializers.CharField()
-    name = serializers.CharField()
+    id = serializers.IntegerField(read_only=True)
+    slug = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    show_new_records_by_default = serializers.BooleanField()
+
+
+class OrganizationView(APIView):
+    """The current organization; admins change its settings."""
+
+    def get_permissions(self) -> list[Any]:
+        if self.request.method == "PATCH":
+            return [capability_permission(Capability.CONFIGURE_INTEGRATIONS)()]
+        return [IsAuthenticated(), IsOrganizationMember()]
+
+    @extend_schema(responses=OrganizationSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(OrganizationSerializer(request_organization(request)).data)
+
+    @extend_schema(request=OrganizationSerializer, responses=OrganizationSerializer)
+    def patch(self, request: Request) -> Response:
+        payload = OrganizationSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        organization = organization_set_show_new_records(
+            organization=request_organization(request),
+            user=request_user(request),
+            shown=payload.validated_data["show_new_records_by_default"],
+        )
+        return Response(OrganizationSerializer(organization).data)
 
 
 class UserSerializer(serializers.ModelSerializer[User]):

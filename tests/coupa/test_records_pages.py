@@ -170,3 +170,14 @@ def test_sync_activity_lists_runs_of_the_organization_only(client_as, ops_user, 
     assert "vendors: 2 new" in html
     runs = api_as(ops_user).get("/api/v1/coupa/sync-runs").json()["results"]
     assert [r["host"] for r in runs] == ["acme.coupahost.com"]
+
+
+def test_admin_flips_the_default_for_new_records(client_as, admin_user, ops_user, organization, data) -> None:
+    client_as(admin_user).post(reverse("integrations:default_visibility"), {"show_new_records_by_default": "0"})
+    organization.refresh_from_db()
+    assert organization.show_new_records_by_default is False
+    assert client_as(ops_user).post(reverse("integrations:default_visibility"), {"show_new_records_by_default": "1"}).status_code == 403
+    assert api_as(ops_user).patch("/api/v1/organization", {"show_new_records_by_default": True}, format="json").status_code == 403
+    body = api_as(admin_user).patch("/api/v1/organization", {"show_new_records_by_default": True}, format="json").json()
+    assert body["show_new_records_by_default"] is True
+    assert api_as(ops_user).get("/api/v1/organization").json()["slug"] == "acme"
