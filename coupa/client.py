@@ -42,6 +42,7 @@ from coupa.exceptions import (
     CoupaTimeoutError,
     CoupaTransientError,
     CoupaUnavailableError,
+    CoupaUnsafeAddressError,
     CoupaValidationError,
     parse_error_body,
 )
@@ -63,6 +64,7 @@ from coupa.types import (
     Uom,
     User,
 )
+from integrations.netguard import UnsafeAddressError
 
 __all__ = ["DEFAULT_FIELDS", "CoupaClient", "FieldSpec", "format_datetime"]
 
@@ -200,6 +202,16 @@ def _expect_object(data: Any) -> dict[str, Any]:
     return data
 
 
+def _unsafe_address(exc: BaseException) -> UnsafeAddressError | None:
+    """The guard's refusal behind a transport error, if that is what it is."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, UnsafeAddressError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 class CoupaClient:
     """A Coupa API client for one connection.
 
@@ -328,7 +340,9 @@ class CoupaClient:
                     result = expect(result)
             except httpx.TransportError as exc:
                 error: CoupaError = self._transport_error(exc)
-                retryable = idempotent or isinstance(exc, _NOT_SENT)
+                retryable = not isinstance(error, CoupaUnsafeAddressError) and (
+                    idempotent or isinstance(exc, _NOT_SENT)
+                )
             except CoupaError as exc:
                 error = exc
                 retryable = self._retryable(exc, idempotent)
@@ -394,6 +408,11 @@ class CoupaClient:
     def _transport_error(self, exc: httpx.TransportError) -> CoupaError:
         # Never str(exc): keep messages to what we know is free of secrets.
         kind = type(exc).__name__
+        refusal = _unsafe_address(exc)
+        if refusal is not None:
+            # The SSRF guard refused the address at connect time: nothing was sent, and
+            # retrying cannot help until DNS (or the domain) changes.
+            return CoupaUnsafeAddressError(refusal.host, refusal.reason)
         if isinstance(exc, httpx.ConnectTimeout):
             return CoupaTimeoutError(f"connect timeout ({kind})", timeout=self._connect_timeout)
         if isinstance(exc, httpx.TimeoutException):

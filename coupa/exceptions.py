@@ -215,6 +215,19 @@ class CoupaValidationError(CoupaError):
         return "Coupa rejected the data: " + "; ".join(self.messages) + "."
 
 
+class CoupaUnsafeAddressError(CoupaError):
+    """The instance's name now resolves to an address the product must not call (SSRF guard)."""
+
+    def __init__(self, host: str, reason: str) -> None:
+        super().__init__(f"{host} {reason}", request_sent=False)
+        self.host = host
+        self.reason = reason
+
+    @property
+    def user_message(self) -> str:
+        return f"The domain {self.host} {self.reason}."
+
+
 class CoupaProtocolError(CoupaError):
     """The answer was not what Coupa documents: malformed or truncated JSON, wrong shape."""
 

@@ -62,3 +62,39 @@ def test_the_checked_address_is_the_one_connected_to(local_server: int) -> None:
 def test_ip_literals_in_any_notation_are_recognised(text: str, expected: str | None) -> None:
     parsed = parse_ip_literal(text)
     assert (str(parsed) if parsed else None) == expected
+
+
+@pytest.mark.django_db
+def test_clients_built_for_a_connection_recheck_the_address(local_server: int, settings) -> None:
+    """A saved domain that later resolves to an internal address is never called."""
+    from coupa import connection_client
+    from coupa.exceptions import CoupaError
+    from integrations.crypto import encrypt
+    from integrations.models import Connection
+    from tests.factories import OrganizationFactory
+
+    settings.COUPA_RETRY_ATTEMPTS = 1
+    settings.COUPA_RETRY_DEADLINE = 0.5
+    connection = Connection.objects.create(
+        organization=OrganizationFactory(), host="acme.coupahost.com",
+        base_url="https://acme.coupahost.com", client_id="c",
+        client_secret_encrypted=encrypt("s"), post_token_pause=0,
+    )
+    looked_up: list[str] = []
+
+    def rebinding_resolver(host: str, port: int) -> list[str]:
+        looked_up.append(host)
+        return ["127.0.0.1"]
+
+    connection_client.set_resolver(rebinding_resolver)
+    try:
+        with connection_client.client_for(connection) as client, pytest.raises(CoupaError) as caught:
+            client.list_account_types()
+    finally:
+        connection_client.set_resolver(None)
+    # The guard resolved the name itself (no system DNS) and refused to connect, once.
+    assert looked_up == ["acme.coupahost.com"]
+    assert caught.value.user_message == (
+        "The domain acme.coupahost.com resolves to a private or internal address, "
+        "which is not allowed."
+    )
