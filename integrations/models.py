@@ -122,6 +122,7 @@ class AuditEvent(models.Model):
         TOGGLE = "toggle", "Changed Show to Users"
         SYNC_REQUEST = "sync_request", "Requested a sync"
         KEY_ROTATION = "key_rotation", "Rotated encryption key"
+        NEEDS_ATTENTION = "needs_attention", "Connection needs attention"
 
     organization = models.ForeignKey(
         "organizations.Organization", on_delete=models.CASCADE, related_name="audit_events"

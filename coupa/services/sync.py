@@ -500,10 +500,19 @@ def sync_run_execute(
     return _finish(run, token, walk, stats, state, error)
 
 
+@transaction.atomic
 def _needs_attention(connection: Connection, sentence: str) -> None:
-    Connection.objects.filter(pk=connection.pk, archived_at__isnull=True).update(
+    # Hourly syncs skip the connection from now on; a successful validation resumes them.
+    changed = Connection.objects.filter(pk=connection.pk, archived_at__isnull=True).update(
         state=Connection.State.NEEDS_ATTENTION, state_reason=sentence, updated_at=timezone.now()
     )
+    if changed:
+        audit_record(
+            organization=connection.organization,
+            action=AuditEvent.Action.NEEDS_ATTENTION,
+            summary=f"A sync could not use Coupa at {connection.host}: {sentence}"[:500],
+            connection=connection,
+        )
 
 
 def _finish(

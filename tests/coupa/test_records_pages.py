@@ -181,3 +181,24 @@ def test_admin_flips_the_default_for_new_records(client_as, admin_user, ops_user
     body = api_as(admin_user).patch("/api/v1/organization", {"show_new_records_by_default": True}, format="json").json()
     assert body["show_new_records_by_default"] is True
     assert api_as(ops_user).get("/api/v1/organization").json()["slug"] == "acme"
+
+
+def test_only_admins_change_charts_and_requesters_cannot_sync(client_as, ops_user, requester_user, data) -> None:
+    response = client_as(ops_user).post(reverse("coupa:charts"), {"charts": [data["eu"].pk]})
+    assert response.status_code == 403
+    assert api_as(ops_user).put("/api/v1/coupa/charts", {"chart_ids": [data["eu"].pk]}, format="json").status_code == 403
+    data["eu"].refresh_from_db()
+    assert data["eu"].selected is False
+    assert client_as(requester_user).post(reverse("coupa:sync")).status_code == 403
+    assert api_as(requester_user).post("/api/v1/coupa/sync", {}, format="json").status_code == 403
+    assert not SyncRun.objects.exists()
+
+
+def test_sync_of_a_disconnected_connection_is_refused_with_a_sentence(client_as, ops_user, data) -> None:
+    data["conn"].state = Connection.State.DISCONNECTED
+    data["conn"].save()
+    response = client_as(ops_user).post(reverse("coupa:sync"), follow=True)
+    assert b"disconnected" in response.content.lower()
+    assert not SyncRun.objects.exists()
+    body = api_as(ops_user).post("/api/v1/coupa/sync", {}, format="json")
+    assert body.status_code == 400

@@ -13,6 +13,7 @@ from django.utils import timezone
 from coupa.models import Account, ChartOfAccounts, CoupaUser, Currency, Item, Vendor
 from coupa.sandbox.testing import SandboxHandle, running_sandbox
 from coupa.services.charts import charts_select
+from coupa.services.connections import coupa_validate
 from coupa.services.sync import (
     STALE_MESSAGE,
     SyncRequestError,
@@ -22,7 +23,7 @@ from coupa.services.sync import (
     sync_run_live,
 )
 from coupa.tasks import reference_reconcile_all_task, reference_sync_all_task
-from integrations.models import Connection, SyncRun, SyncWatermark
+from integrations.models import AuditEvent, Connection, SyncRun, SyncWatermark
 from tests.coupa.test_sync_support import (
     SANDBOX_NAMES,
     api_requests,
@@ -212,6 +213,16 @@ def test_removed_scope_puts_connection_in_needs_attention_and_hourly_skips_it(
     assert SyncRun.objects.count() == runs
     with pytest.raises(SyncRequestError, match="needs attention"):
         sync_request(connection=connection, trigger=SyncRun.Trigger.MANUAL, user=admin_user)
+    assert AuditEvent.objects.filter(connection=connection, action="needs_attention").count() == 1
+
+    # The admin fixes the client in Coupa and validates again: hourly syncs resume.
+    sandbox.grant_scope(sandbox.client_id, "core.supplier.read")
+    validation = coupa_validate(organization=connection.organization, user=admin_user)
+    validation.refresh_from_db()
+    assert validation.state == "succeeded"
+    connection.refresh_from_db()
+    assert connection.state == Connection.State.CONNECTED
+    assert reference_sync_all_task() == 1
 
 
 def test_second_request_attaches_to_the_live_run(connection, admin_user) -> None:
