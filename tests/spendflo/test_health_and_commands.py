@@ -126,3 +126,8 @@ def test_check_deploy_passes_with_production_values(tmp_path: Path) -> None:
         cwd=ROOT, env=env, capture_output=True, text=True, check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_docker_image_never_contains_local_secrets_or_state() -> None:
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
+    assert {".env", ".venv/", "var/"} <= ignored
