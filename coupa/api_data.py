@@ -25,9 +25,10 @@ from coupa.models import (
     Uom,
     Vendor,
 )
-from coupa.selectors import chart_list, pickable_list, record_list
+from coupa.selectors import chart_list, parse_filter, pickable_list, record_list
+from coupa.services.charts import charts_select
+from coupa.services.sync import SyncRequestError, sync_cancel, sync_request
 from coupa.services.visibility import records_bulk_set_shown, records_set_shown
-from coupa.views_data import parse_filter
 from integrations.models import Connection, SyncRun
 from integrations.selectors import connection_current, sync_run_list
 from spendflo.users.context import request_organization, request_user
@@ -234,8 +235,6 @@ class ChartsView(APIView):
 
     @extend_schema(request=ChartSelectionSerializer, responses=SyncRunSerializer(allow_null=True))
     def put(self, request: Request) -> Response:
-        from coupa.services.charts import charts_select
-
         payload = ChartSelectionSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         connection = _connection(request)
@@ -259,8 +258,6 @@ class SyncView(APIView):
 
     @extend_schema(request=SyncRequestSerializer, responses={202: SyncRunSerializer})
     def post(self, request: Request) -> Response:
-        from coupa.services.sync import SyncRequestError, sync_request
-
         payload = SyncRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         try:
@@ -299,8 +296,6 @@ class SyncRunCancel(APIView):
 
     @extend_schema(request=None, responses=SyncRunSerializer)
     def post(self, request: Request, pk: int) -> Response:
-        from coupa.services.sync import sync_cancel
-
         run = sync_run_list(organization=request_organization(request)).filter(pk=pk).first()
         if run is None:
             raise NotFound

@@ -107,6 +107,20 @@ class RecordFilter:
     sort: str = ""
 
 
+def parse_filter(params: Any) -> RecordFilter:
+    """A RecordFilter from query parameters or a form; unknown values are ignored."""
+    chart = params.get("chart") or ""
+    visibility = params.get("visibility") or ""
+    active = params.get("active") or ""
+    return RecordFilter(
+        search=(params.get("search") or "")[:200],
+        chart=int(chart) if str(chart).isdigit() else None,
+        visibility="shown" if visibility == "shown" else "hidden" if visibility == "hidden" else "",
+        active="active" if active == "active" else "inactive" if active == "inactive" else "",
+        sort=(params.get("sort") or "")[:32],
+    )
+
+
 def record_list(
     *, organization: Organization, connection: Connection | None, kind: str, filters: RecordFilter
 ) -> QuerySet[Any]:

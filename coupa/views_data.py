@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -16,9 +14,12 @@ from coupa.selectors import (
     SUPPORTING_MODELS,
     RecordFilter,
     chart_list,
+    parse_filter,
     record_counts,
     record_list,
 )
+from coupa.services.charts import charts_select
+from coupa.services.sync import SyncRequestError, sync_cancel, sync_request
 from coupa.services.visibility import records_bulk_set_shown, records_set_shown
 from integrations.models import Connection, SyncRun
 from integrations.selectors import connection_current, sync_run_list
@@ -40,18 +41,6 @@ def current_connection(request: HttpRequest) -> Connection:
         raise Http404("Coupa is not connected.")
     return connection
 
-
-def parse_filter(params: Any) -> RecordFilter:
-    chart = params.get("chart") or ""
-    visibility = params.get("visibility") or ""
-    active = params.get("active") or ""
-    return RecordFilter(
-        search=(params.get("search") or "")[:200],
-        chart=int(chart) if str(chart).isdigit() else None,
-        visibility="shown" if visibility == "shown" else "hidden" if visibility == "hidden" else "",
-        active="active" if active == "active" else "inactive" if active == "inactive" else "",
-        sort=(params.get("sort") or "")[:32],
-    )
 
 
 class RecordsView(CapabilityRequiredMixin, View):
@@ -155,8 +144,6 @@ class ChartsView(CapabilityRequiredMixin, View):
         })
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        from coupa.services.charts import charts_select
-
         if not user_can(request.user, Capability.CONFIGURE_INTEGRATIONS):
             self.raise_exception = True
             return self.handle_no_permission()
@@ -181,8 +168,6 @@ class SyncView(CapabilityRequiredMixin, View):
     capability = Capability.TRIGGER_SYNC
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        from coupa.services.sync import SyncRequestError, sync_request
-
         connection = current_connection(request)
         try:
             run = sync_request(
@@ -199,8 +184,6 @@ class SyncCancelView(CapabilityRequiredMixin, View):
     capability = Capability.TRIGGER_SYNC
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        from coupa.services.sync import sync_cancel
-
         run = sync_run_list(organization=request_organization(request)).filter(pk=pk).first()
         if run is None:
             raise Http404
