@@ -95,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="render every record's JSON before listening (faster first walk, more memory)",
     )
     g.add_argument(
+        "--no-prefetch",
+        dest="prefetch",
+        action="store_false",
+        help="do not render the next page of an id-ordered walk while the client reads this one",
+    )
+    g.add_argument(
         "--state-file",
         type=Path,
         help="load data and clients from this file if it exists; save to it on changes and at exit",
@@ -188,6 +194,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         faults=faults,
         state_file=args.state_file,
         warm_cache=args.warm_cache,
+        prefetch=args.prefetch,
     )
     if args.anchor_date is not None:
         cfg.anchor = anchor_from_date(args.anchor_date)

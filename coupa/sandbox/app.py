@@ -30,6 +30,7 @@ from starlette.routing import Route
 from coupa.sandbox.control import control_routes
 from coupa.sandbox.query import QueryError, execute, parse_query
 from coupa.sandbox.ratelimit import retry_after_header
+from coupa.sandbox.render import Selection
 from coupa.sandbox.state import SandboxState
 
 log = logging.getLogger("coupa.sandbox")
@@ -40,6 +41,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 JSON_TYPE = "application/json; charset=utf-8"
+#: Records rendered per event-loop turn when prefetching the next page.
+PREFETCH_CHUNK = 10
 
 
 def _json_bytes(payload: Any) -> bytes:
@@ -322,10 +325,23 @@ def build_router(state: SandboxState) -> Starlette:
         if q.return_none:
             return Response(b"", 200, media_type=JSON_TYPE)
         records = execute(store.collections[spec.name], q)
-        render, sel = store.renderer.render, q.selection
+        sel = q.selection
         assert sel is not None
-        body = "[" + ",".join([render(sel, r) for r in records]) + "]"
+        body = store.renderer.render_list(sel, records)
+        if state.config.prefetch and records and len(records) == q.limit and q.walks_ids:
+            # Render the next page in the event loop's idle time: a client walking
+            # pages parses this one meanwhile, and finds the next one cached.
+            asyncio.get_running_loop().call_soon(
+                _prefetch, spec.name, sel, records[-1]["id"], q.limit
+            )
         return Response(body.encode(), media_type=JSON_TYPE)
+
+    def _prefetch(resource: str, sel: Selection, after_id: int, count: int) -> None:
+        step = min(count, PREFETCH_CHUNK)
+        last = state.store.warm_after(resource, sel, after_id, step)
+        if last is not None and count > step:
+            # One chunk per loop turn, so an arriving request waits for one chunk at most.
+            asyncio.get_running_loop().call_soon(_prefetch, resource, sel, last, count - step)
 
     async def show_record(request: Request) -> Response:
         spec, error = _prepare(request)

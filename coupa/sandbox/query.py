@@ -288,6 +288,19 @@ class Query:
     selection: Selection | None = None
     return_none: bool = False
 
+    @property
+    def walks_ids(self) -> bool:
+        """Tell whether the next page holds the ids right after this one's last.
+
+        True for ascending id order filtered on nothing but a lower id bound
+        (keyset paging) or paged by offset.
+        """
+        return (
+            self.order_by == "id"
+            and not self.descending
+            and all(c.path == ("id",) and c.op in ("gt", "gt_or_eq") for c in self.conditions)
+        )
+
 
 def _parse_condition(resolver: Resolver, spec: ResourceSpec, key: str, text: str) -> Condition:
     parts = _split_key(key)

@@ -62,6 +62,7 @@ class SandboxConfig:
     faults: FaultSettings = field(default_factory=FaultSettings)
     state_file: Path | None = None
     warm_cache: bool = False
+    prefetch: bool = True  # render the next keyset page in idle time
 
 
 class SandboxState:

@@ -17,7 +17,7 @@ from typing import Any
 
 from coupa.sandbox import generator
 from coupa.sandbox.query import Resolver
-from coupa.sandbox.render import Renderer, utc_now
+from coupa.sandbox.render import Renderer, Selection, utc_now
 from coupa.sandbox.resources import Registry, ResourceSpec
 
 Record = dict[str, Any]
@@ -102,8 +102,31 @@ class Store:
         """Render every record's full JSON now, so the first walk is as fast as later ones."""
         for name, coll in self.collections.items():
             sel = self.renderer.named(name, "full")
+            cache, fn = sel.cache, sel.fn
             for rec_id in coll.ids:
-                self.renderer.render(sel, coll.records[rec_id])
+                if rec_id not in cache:
+                    cache[rec_id] = fn(coll.records[rec_id])
+
+    def warm_after(self, resource: str, sel: Selection, after_id: int, count: int) -> int | None:
+        """Render (into `sel`'s cache) the `count` records following id `after_id`.
+
+        Used to prefetch the next keyset page while the client reads this one.
+        Records are looked up now, so a reset since scheduling is harmless.
+        Returns the last id looked at, or None when the collection has no more.
+        """
+        coll = self.collections.get(resource)
+        if coll is None or count <= 0:
+            return None
+        ids = coll.ids
+        start = bisect.bisect_right(ids, after_id)
+        chunk = ids[start : start + count]
+        if not chunk:
+            return None
+        cache, fn, records = sel.cache, sel.fn, coll.records
+        for rec_id in chunk:
+            if rec_id not in cache:
+                cache[rec_id] = fn(records[rec_id])
+        return chunk[-1]
 
     def lookup(self, resource: str, rec_id: int) -> Record | None:
         """Return a record by resource and id, or None."""
