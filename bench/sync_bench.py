@@ -130,12 +130,14 @@ def bench_import(sizes: dict[str, int], rate: float, latency_ms: float, concurre
         }
 
 
-def bench_writes(n: int, batch: int) -> dict[str, Any]:
+def bench_writes(n: int, batch: int, portable: bool = False) -> dict[str, Any]:
     """Upsert `n` parsed items in batches, new then unchanged then all changed."""
-    from coupa import types
+    from coupa import importers, types
     from coupa.importers import import_records
     from integrations.models import Connection
     from spendflo.organizations.models import Organization
+
+    importers.POSTGRES_UPSERT = not portable
 
     org = Organization.objects.create(slug=f"bench-w-{time.time_ns()}", name="Bench writes")
     conn = Connection.objects.create(
@@ -176,6 +178,10 @@ def main() -> int:
     p.add_argument("--concurrency", type=int, default=8, help="client paging threads")
     p.add_argument("--write-records", type=int, default=50000)
     p.add_argument("--batch", type=int, default=1000, help="records per upsert (COUPA_SYNC_FLUSH_RECORDS)")
+    p.add_argument(
+        "--portable-upsert", action="store_true",
+        help="write through the portable upsert, also on PostgreSQL (to compare the paths)",
+    )
     p.add_argument("--skip-import", action="store_true")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
@@ -188,7 +194,7 @@ def main() -> int:
     result: dict[str, Any] = {"database": db.vendor, "db_name": db_name, "sizes": sizes}
     try:
         settings.COUPA_SYNC_FLUSH_RECORDS = args.batch
-        result["writes"] = bench_writes(args.write_records, args.batch)
+        result["writes"] = bench_writes(args.write_records, args.batch, args.portable_upsert)
         if not args.skip_import:
             result["import"] = bench_import(sizes, args.rate, args.latency_ms, args.concurrency)
     finally:

@@ -13,12 +13,14 @@ contact, which the typed record does not carry).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from django.db import models, transaction
+from django.db import connections, models, router, transaction
 from django.utils import timezone
 
 from coupa import types
@@ -332,80 +334,236 @@ def import_records(
     written, except that `mark_seen` stamps their `synced_at` (an active walk marks what
     Coupa still returns, see `deactivate_unseen`). Accounts link to their chart through
     `charts` ({Coupa id: pk}; loaded when not given). Duplicate ids in a batch: the last
-    wins. Side effects: one SELECT and at most one INSERT … ON CONFLICT and one UPDATE,
-    in one transaction. Idempotent.
+    wins. Side effects: on PostgreSQL one statement (`_upsert_postgres`); elsewhere one
+    SELECT and at most one INSERT … ON CONFLICT and one UPDATE, in one transaction
+    (`_upsert_portable`). Both give the same rows and counts. Idempotent.
     """
     spec = RESOURCES[resource]
     model = spec.model
     rows: dict[int, Row] = {}
-    updated_at: dict[int, datetime | None] = {}
     for record in records:
         row = _clip(model, spec.to_row(record))
+        row["coupa_updated_at"] = _aware(record.updated_at)
         rows[record.id] = row
-        updated_at[record.id] = record.updated_at
-    counts = ResourceCounts()
     if not rows:
-        return counts
+        return ResourceCounts()
     if resource == "accounts":
         chart_map = charts if charts is not None else chart_pks(connection=connection)
         for row in rows.values():
             ext = row["chart_external_id"]
             row["chart_id"] = chart_map.get(ext) if ext is not None else None
-    compare = [("chart_id" if k == "chart" else k) for k in _ROW_KEYS[resource]]
-    compare += ["active", "coupa_updated_at"]
-    now = timezone.now()
-    with transaction.atomic():
-        existing = {
-            values[0]: values[1:]
-            for values in model._default_manager.filter(
-                connection=connection, external_id__in=list(rows)
-            ).values_list("external_id", *compare)
+    batch = _Batch(
+        spec=spec,
+        connection=connection,
+        rows=rows,
+        columns=_columns(resource),
+        now=timezone.now(),
+        mark_seen=mark_seen,
+    )
+    alias = router.db_for_write(model)
+    if POSTGRES_UPSERT and connections[alias].vendor == "postgresql":
+        return _upsert_postgres(batch, alias)
+    return _upsert_portable(batch, alias)
+
+
+# Whether PostgreSQL takes the one-statement upsert (about 4x faster on changed rows, see
+# bench/sync_bench.py); tests and the bench turn it off to run the portable path there.
+POSTGRES_UPSERT = True
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # A naive `updated-at` is in the default time zone, as Django would store it; making it
+    # aware here lets it compare equal to what was stored (and keeps Django from warning).
+    if value is not None and timezone.is_naive(value):
+        return timezone.make_aware(value)
+    return value
+
+
+@cache
+def _columns(resource: str) -> tuple[str, ...]:
+    """The Coupa-owned columns of `resource` (attnames): compared, and written on update."""
+    keys = [("chart_id" if k == "chart" else k) for k in _ROW_KEYS[resource]]
+    return (*keys, "active", "coupa_updated_at")
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """One deduplicated batch: {Coupa id: row values (`_columns` and maybe more)}."""
+
+    spec: ResourceSpec
+    connection: Connection
+    rows: Mapping[int, Row]
+    columns: tuple[str, ...]
+    now: datetime
+    mark_seen: bool
+
+    def new_row_defaults(self) -> Row:
+        """Values a new row gets besides the Coupa-owned ones (never written on update)."""
+        model = self.spec.model
+        owned = {"id", "connection_id", "external_id", "imported_at", "synced_at", *self.columns}
+        values: Row = {
+            f.attname: f.get_default()
+            for f in model._meta.concrete_fields
+            if f.attname not in owned
         }
-        to_write: list[CoupaRecordModel] = []
-        unchanged: list[int] = []
-        default_shown = connection.organization.show_new_records_by_default
-        for ext_id, row in rows.items():
-            values = {**row, "coupa_updated_at": updated_at[ext_id]}
-            old = existing.get(ext_id)
-            if old is not None:
-                if tuple(values[k] for k in compare) == tuple(old):
-                    unchanged.append(ext_id)
-                    continue
-                was_active = old[compare.index("active")]
-                if was_active and not values["active"]:
-                    counts.deactivated += 1
-                else:
-                    counts.updated += 1
-            else:
-                counts.created += 1
-            extra: Row = {}
-            if spec.pickable:
-                extra["show_to_users"] = default_shown
-            to_write.append(
-                model(
-                    connection=connection,
-                    external_id=ext_id,
-                    imported_at=now,
-                    synced_at=now,
-                    **values,
-                    **extra,
-                )
-            )
-        counts.unchanged = len(unchanged)
-        if to_write:
-            # ON CONFLICT DO UPDATE writes only the Coupa-owned columns: show_to_users,
-            # imported_at and a chart's `selected` stay as they are (Postgres and SQLite).
-            model._default_manager.bulk_create(
-                to_write,
-                update_conflicts=True,
-                unique_fields=["connection", "external_id"],
-                update_fields=[*compare, "synced_at"],
-            )
-        if mark_seen and unchanged:
-            model._default_manager.filter(connection=connection, external_id__in=unchanged).update(
-                synced_at=now
-            )
+        if self.spec.pickable:
+            values["show_to_users"] = self.connection.organization.show_new_records_by_default
+        values["imported_at"] = values["synced_at"] = self.now
+        return values
+
+
+def _upsert_portable(batch: _Batch, alias: str) -> ResourceCounts:
+    """Any database: read the batch's rows, compare in Python, bulk-upsert what differs."""
+    with transaction.atomic(using=alias):
+        return _upsert_portable_in_transaction(batch, alias)
+
+
+def _upsert_portable_in_transaction(batch: _Batch, alias: str) -> ResourceCounts:
+    model = batch.spec.model
+    columns = batch.columns
+    manager = model._default_manager.db_manager(alias)
+    mine = manager.filter(connection=batch.connection)
+    active_at = columns.index("active")
+    existing = {
+        values[0]: values[1:]
+        for values in mine.filter(external_id__in=list(batch.rows)).values_list(
+            "external_id", *columns
+        )
+    }
+    counts = ResourceCounts()
+    defaults = batch.new_row_defaults()
+    to_write: list[CoupaRecordModel] = []
+    unchanged: list[int] = []
+    for ext_id, row in batch.rows.items():
+        new = tuple(row[c] for c in columns)
+        old = existing.get(ext_id)
+        if old is None:
+            counts.created += 1
+        elif new == old:
+            unchanged.append(ext_id)
+            continue
+        elif old[active_at] and not new[active_at]:
+            counts.deactivated += 1
+        else:
+            counts.updated += 1
+        values = dict(zip(columns, new, strict=True))
+        to_write.append(
+            model(connection=batch.connection, external_id=ext_id, **defaults, **values)
+        )
+    counts.unchanged = len(unchanged)
+    if to_write:
+        # ON CONFLICT DO UPDATE writes only the Coupa-owned columns: show_to_users,
+        # imported_at and a chart's `selected` stay as they are.
+        manager.bulk_create(
+            to_write,
+            update_conflicts=True,
+            unique_fields=["connection", "external_id"],
+            update_fields=[*columns, "synced_at"],
+        )
+    if batch.mark_seen and unchanged:
+        mine.filter(external_id__in=unchanged).update(synced_at=batch.now)
     return counts
+
+
+def _upsert_postgres(batch: _Batch, alias: str) -> ResourceCounts:
+    """PostgreSQL: read, compare, upsert and count in one statement (`_postgres_sql`).
+
+    Same rows and counts as `_upsert_portable`, without model instances, per-value
+    adaptation or extra round trips: the batch travels as one JSON document that the
+    server unpacks with `json_to_recordset`. One statement is atomic by itself.
+    """
+    spec = batch.spec
+    columns = batch.columns
+    payload = [{**row, "external_id": ext_id} for ext_id, row in batch.rows.items()]
+    defaults = batch.new_row_defaults()
+    db = connections[alias]
+    params: dict[str, Any] = {
+        "rows": json.dumps(payload, ensure_ascii=False, default=_json_default),
+        "connection": batch.connection.pk,
+        "mark_seen": batch.mark_seen,
+    }
+    fields = {f.attname: f for f in spec.model._meta.concrete_fields}
+    for name, value in defaults.items():
+        params[f"default_{name}"] = fields[name].get_db_prep_save(value, db)
+    with db.cursor() as cursor:
+        cursor.execute(_postgres_sql(spec.model, columns, tuple(defaults), alias), params)
+        result = cursor.fetchone()
+    assert result is not None
+    created, updated, deactivated, unchanged = result
+    return ResourceCounts(
+        created=created, updated=updated, deactivated=deactivated, unchanged=unchanged
+    )
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot send {type(value).__name__} to the database as JSON")
+
+
+@cache
+def _postgres_sql(
+    model: type[CoupaRecordModel], columns: tuple[str, ...], defaults: tuple[str, ...], alias: str
+) -> str:
+    """The statement of `_upsert_postgres` (built once per model).
+
+    - `d`: the batch, unpacked from the JSON parameter and typed like the table's columns.
+    - `batch`: each record with its existing row's old `active` and whether every
+      Coupa-owned column is the same (IS NOT DISTINCT FROM: NULLs are equal, as None is
+      in Python). The CTEs of a statement share one snapshot, so this is the state
+      before `written`. LIMIT 1 (the key is unique) keeps the planner from flattening the
+      lateral join: it stays one index lookup per record, also on a table without
+      statistics yet (a first import), where a flattened join scans all the
+      connection's rows.
+    - `written`: new and changed rows (with mark_seen unchanged ones too, which then only
+      get a new `synced_at`); on conflict only the Coupa-owned columns and `synced_at`
+      are set, so `show_to_users`, `imported_at` and a chart's `selected` stay.
+    - the outer SELECT counts created, updated, deactivated and unchanged records.
+    """
+    db = connections[alias]
+    qn = db.ops.quote_name
+    table = qn(model._meta.db_table)
+
+    def db_type(name: str) -> str:
+        field = model._meta.get_field(name)
+        assert isinstance(field, models.Field)
+        db_type = field.db_type(db)
+        assert db_type is not None
+        return db_type
+
+    record = ", ".join(f"{qn(c)} {db_type(c)}" for c in ("external_id", *columns))
+    values = ", ".join(qn(c) for c in columns)
+    old_values = ", ".join(f"old.{qn(c)}" for c in columns)
+    d_values = ", ".join(f"d.{qn(c)}" for c in columns)
+    insert = ", ".join(qn(c) for c in ("connection_id", "external_id", *columns, *defaults))
+    default_values = ", ".join(f"%(default_{c})s" for c in defaults)
+    assignments = ", ".join(f"{qn(c)} = EXCLUDED.{qn(c)}" for c in (*columns, "synced_at"))
+    # Identifiers come from model metadata, quoted; every value is a parameter.
+    return f"""
+        WITH d AS MATERIALIZED (
+            SELECT * FROM json_to_recordset(%(rows)s::json) AS d({record})
+        ), batch AS MATERIALIZED (
+            SELECT d.*, old.external_id IS NULL AS is_new, old.active AS was_active,
+                old.external_id IS NOT NULL
+                AND ({old_values}) IS NOT DISTINCT FROM ({d_values}) AS same
+            FROM d LEFT JOIN LATERAL (
+                SELECT external_id, {values} FROM {table} t
+                WHERE t.connection_id = %(connection)s AND t.external_id = d.external_id
+                LIMIT 1
+            ) old ON true
+        ), written AS (
+            INSERT INTO {table} ({insert})
+            SELECT %(connection)s, external_id, {values}, {default_values}
+            FROM batch WHERE NOT same OR %(mark_seen)s
+            ON CONFLICT (connection_id, external_id) DO UPDATE SET {assignments}
+        )
+        SELECT
+            count(*) FILTER (WHERE is_new),
+            count(*) FILTER (WHERE NOT is_new AND NOT same AND NOT (was_active AND NOT active)),
+            count(*) FILTER (WHERE NOT is_new AND NOT same AND was_active AND NOT active),
+            count(*) FILTER (WHERE same)
+        FROM batch
+    """  # noqa: S608
 
 
 def deactivate_unseen(
