@@ -319,3 +319,21 @@ def test_sync_logs_and_errors_never_contain_the_secret_or_tokens(
     assert failed.error and refused.error
     assert sandbox.client_secret not in text
     assert "Bearer" not in text and "access_token" not in text
+
+
+def test_a_chart_added_during_a_sync_is_imported_by_the_follow_up_run(
+    connection, admin_user, sandbox
+) -> None:
+    """Charts chosen while a sync runs are not lost: the run ends, then a follow-up imports them."""
+    charts = load_charts(connection)
+    first, added = charts[0], charts[1]
+    live = charts_select(connection=connection, chart_ids=[first.pk], user=admin_user, enqueue=False)
+    assert live is not None
+    # While the initial run is still queued, the admin adds a second chart.
+    assert charts_select(connection=connection, chart_ids=[first.pk, added.pk], user=admin_user).pk == live.pk
+    sync_run_execute(sync_run_id=live.pk)  # its follow-up is enqueued and (eagerly) run
+    follow_up = SyncRun.objects.exclude(pk=live.pk).get()
+    assert follow_up.trigger == SyncRun.Trigger.CHART_CHANGE
+    assert follow_up.state == SyncRun.State.SUCCEEDED
+    expected = account_ids_of(sandbox, {first.external_id, added.external_id})
+    assert stored_ids(Account, connection) == expected
