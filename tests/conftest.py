@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -21,16 +20,7 @@ from spendflo.celery import app as celery_app
 from spendflo.organizations.models import Organization
 from spendflo.users.models import User
 from tests.factories import TEST_PASSWORD, OrganizationFactory, UserFactory
-
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def _require(condition: bool, reason: str) -> None:
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"CI must not skip this test: {reason}", pytrace=False)
-    pytest.skip(reason)
+from tests.support import require
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -43,12 +33,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(autouse=True)
 def _service_requirements(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("postgres"):
-        _require(
+        require(
             django_settings.DATABASES["default"]["ENGINE"].endswith("postgresql"),
             "needs PostgreSQL: set DATABASE_URL=postgres://...",
         )
     if request.node.get_closest_marker("redis") or request.node.get_closest_marker("worker"):
-        _require(bool(django_settings.REDIS_URL), "needs Redis: set REDIS_URL=redis://...")
+        require(bool(django_settings.REDIS_URL), "needs Redis: set REDIS_URL=redis://...")
 
 
 @pytest.fixture(autouse=True)

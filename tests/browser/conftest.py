@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from django.conf import settings
 
+from tests.support import require
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
 
 CHROMIUM_ARGS = [
@@ -62,11 +64,10 @@ def browser(_allow_async_unsafe: None) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     executable = settings.CHROMIUM_PATH
-    if not Path(executable).exists():
-        message = f"Chromium not found at {executable} (CHROMIUM_PATH); install Debian's chromium."
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+    require(
+        Path(executable).exists(),
+        f"Chromium not found at {executable} (CHROMIUM_PATH); install Debian's chromium.",
+    )
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         yield browser

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from coupa.sandbox.testing import SandboxHandle, running_sandbox
+from tests.support import require
 
 # ../shared next to the repository holds Coupa's specs and example payloads; the
 # repository never copies them (tests read them in place).
@@ -26,9 +27,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    """Return ../shared, or skip when it is absent (it is always present in CI)."""
-    if not (SHARED_DIR / "coupa-openapi").is_dir():
-        pytest.skip(f"{SHARED_DIR} is absent: Coupa specs and examples are needed")
+    """Return ../shared; skip when it is absent (CI always has it, and fails without it)."""
+    require((SHARED_DIR / "coupa-openapi").is_dir(),
+            f"{SHARED_DIR} is absent: Coupa specs and examples are needed")
     return SHARED_DIR.resolve()
 
 
