@@ -19,7 +19,6 @@ from coupa.services.connections import (
     coupa_connection_update,
     coupa_disconnect,
     coupa_validate,
-    resolve_domain,
 )
 from integrations.models import ConnectionValidation
 from integrations.selectors import (
@@ -61,12 +60,6 @@ class ConnectSerializer(serializers.Serializer[Any]):
     client_id = serializers.CharField(max_length=255)
     client_secret = serializers.CharField(max_length=512, write_only=True)
     rate_limit = serializers.FloatField(min_value=1, max_value=25, required=False)
-
-    def validate_domain(self, value: str) -> str:
-        try:
-            return resolve_domain(value).base_url
-        except CoupaDomainError as exc:
-            raise ValidationError(str(exc)) from exc
 
 
 class UpdateSerializer(ConnectSerializer):
@@ -115,19 +108,15 @@ class CoupaConnectionView(APIView):
             raise NotFound("Coupa is not connected for this organization.")
         payload = UpdateSerializer(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
-        data = payload.validated_data
         try:
             validation = coupa_connection_update(
                 organization=request_organization(request),
                 user=request_user(request),
-                data=ConnectionInput(
-                    domain=data.get("domain", ""),
-                    client_id=data.get("client_id", ""),
-                    client_secret=data.get("client_secret"),
-                    rate_limit=data.get("rate_limit"),
-                ),
+                data=ConnectionInput.from_mapping(payload.validated_data),
             )
-        except (CoupaDomainError, ConnectionChangeError) as exc:
+        except CoupaDomainError as exc:
+            raise ValidationError({"domain": [str(exc)]}) from exc
+        except ConnectionChangeError as exc:
             raise ValidationError({"detail": str(exc)}) from exc
         return _validation_response(validation)
 
@@ -139,19 +128,15 @@ class CoupaConnectView(APIView):
     def post(self, request: Request) -> Response:
         payload = ConnectSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        data = payload.validated_data
         try:
             validation = coupa_connect(
                 organization=request_organization(request),
                 user=request_user(request),
-                data=ConnectionInput(
-                    domain=data["domain"],
-                    client_id=data["client_id"],
-                    client_secret=data["client_secret"],
-                    rate_limit=data.get("rate_limit"),
-                ),
+                data=ConnectionInput.from_mapping(payload.validated_data),
             )
-        except (CoupaDomainError, ConnectionChangeError) as exc:
+        except CoupaDomainError as exc:
+            raise ValidationError({"domain": [str(exc)]}) from exc
+        except ConnectionChangeError as exc:
             raise ValidationError({"detail": str(exc)}) from exc
         return _validation_response(validation)
 

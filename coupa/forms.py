@@ -4,9 +4,6 @@ from typing import Any
 
 from django import forms
 
-from coupa.domains import CoupaDomainError
-from coupa.services.connections import resolve_domain
-
 
 class ConnectForm(forms.Form):
     domain = forms.CharField(
@@ -29,13 +26,6 @@ class ConnectForm(forms.Form):
         required=False,
         help_text="Coupa allows 25 per second for all integrations of an instance together.",
     )
-
-    def clean_domain(self) -> str:
-        value: str = self.cleaned_data["domain"]
-        try:
-            return resolve_domain(value).base_url
-        except CoupaDomainError as exc:
-            raise forms.ValidationError(str(exc)) from exc
 
 
 class EditConnectionForm(ConnectForm):

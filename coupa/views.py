@@ -25,16 +25,6 @@ from spendflo.users.permissions import CapabilityRequiredMixin
 from spendflo.users.roles import Capability
 
 
-def _input(form: ConnectForm) -> ConnectionInput:
-    data = form.cleaned_data
-    return ConnectionInput(
-        domain=data["domain"],
-        client_id=data["client_id"],
-        client_secret=data.get("client_secret") or None,
-        rate_limit=data.get("rate_limit"),
-    )
-
-
 class ConnectView(CapabilityRequiredMixin, View):
     capability = Capability.CONFIGURE_INTEGRATIONS
     form_class: type[ConnectForm] = ConnectForm
@@ -52,7 +42,10 @@ class ConnectView(CapabilityRequiredMixin, View):
         if form.is_valid():
             try:
                 validation = self.save(request, form)
-            except (CoupaDomainError, ConnectionChangeError) as exc:
+            except CoupaDomainError as exc:
+                # The services check the domain (normalisation, allow-list, DNS) once.
+                form.add_error("domain", str(exc))
+            except ConnectionChangeError as exc:
                 form.add_error(None, str(exc))
             else:
                 return redirect("coupa:validation", pk=validation.pk)
@@ -60,7 +53,7 @@ class ConnectView(CapabilityRequiredMixin, View):
 
     def save(self, request: HttpRequest, form: ConnectForm) -> Any:
         return coupa_connect(
-            organization=request_organization(request), user=request_user(request), data=_input(form)
+            organization=request_organization(request), user=request_user(request), data=ConnectionInput.from_mapping(form.cleaned_data)
         )
 
 
@@ -80,7 +73,7 @@ class EditView(ConnectView):
 
     def save(self, request: HttpRequest, form: ConnectForm) -> Any:
         return coupa_connection_update(
-            organization=request_organization(request), user=request_user(request), data=_input(form)
+            organization=request_organization(request), user=request_user(request), data=ConnectionInput.from_mapping(form.cleaned_data)
         )
 
 

@@ -7,8 +7,9 @@ records its steps on a ConnectionValidation so the page can show them as they pr
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -45,10 +46,20 @@ class NotConnectedError(ConnectionChangeError):
 
 @dataclass(frozen=True)
 class ConnectionInput:
-    domain: str
+    domain: str  # as pasted; the services normalise and check it
     client_id: str
     client_secret: str | None  # None or "" keeps the stored secret (edit only)
     rate_limit: float | None = None
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> ConnectionInput:
+        """From a form's or serializer's cleaned data (missing keys: keep / not given)."""
+        return cls(
+            domain=data.get("domain") or "",
+            client_id=data.get("client_id") or "",
+            client_secret=data.get("client_secret") or None,
+            rate_limit=data.get("rate_limit"),
+        )
 
 
 def resolve_domain(raw: str) -> CoupaDomain:
@@ -89,7 +100,20 @@ def coupa_connect(
     and ConnectionChangeError for other refusals. `enqueue=False` leaves running the
     validation to the caller (the command line runs it in-process).
     """
-    domain = resolve_domain(data.domain)
+    return _connect(
+        organization=organization, user=user, domain=resolve_domain(data.domain), data=data,
+        enqueue=enqueue,
+    )
+
+
+def _connect(
+    *,
+    organization: Organization,
+    user: User | None,
+    domain: CoupaDomain,
+    data: ConnectionInput,
+    enqueue: bool,
+) -> ConnectionValidation:
     client_id = data.client_id.strip()
     if not client_id:
         raise ConnectionChangeError("Enter the client ID of the Coupa OAuth2 client.")
@@ -145,7 +169,7 @@ def coupa_connection_update(
         raise NotConnectedError
     domain = resolve_domain(data.domain) if data.domain else None
     if domain is not None and domain.host != current.host:
-        return coupa_connect(organization=organization, user=user, data=data)
+        return _connect(organization=organization, user=user, domain=domain, data=data, enqueue=True)
     changed = []
     client_id = data.client_id.strip()
     if client_id and client_id != current.client_id:
@@ -157,7 +181,6 @@ def coupa_connection_update(
     if data.rate_limit is not None and data.rate_limit != current.rate_limit:
         current.rate_limit = data.rate_limit
         changed.append("rate_limit")
-    current.archived_at = None
     current.save()
     audit_record(
         organization=organization,
