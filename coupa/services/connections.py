@@ -249,19 +249,21 @@ def coupa_disconnect(*, organization: Organization, user: User | None) -> Connec
 StepCallback = Callable[[dict[str, str]], None]
 
 
-def _set_step(validation: ConnectionValidation, key: str, status: str, message: str = "") -> None:
-    for step in validation.steps:
-        if step["key"] == key:
-            step["status"] = status
-            step["message"] = message
-            callback = _step_callbacks.get(validation.pk)
-            if callback is not None:
-                callback(dict(step))
-    validation.save(update_fields=["steps"])
+@dataclass
+class _Steps:
+    """Records a validation's steps as they progress (and tells `on_step`, if given)."""
 
+    validation: ConnectionValidation
+    on_step: StepCallback | None = None
 
-# Progress listeners by validation id (the command line prints steps as they happen).
-_step_callbacks: dict[int, StepCallback] = {}
+    def set(self, key: str, status: str, message: str = "") -> None:
+        for step in self.validation.steps:
+            if step["key"] == key:
+                step["status"] = status
+                step["message"] = message
+                if self.on_step is not None:
+                    self.on_step(dict(step))
+        self.validation.save(update_fields=["steps"])
 
 
 def _failure_sentence(error: CoupaError, connection: Connection) -> str:
@@ -287,15 +289,7 @@ def connection_validate(
     validation = ConnectionValidation.objects.select_related("connection").get(pk=validation_id)
     if validation.is_finished:
         return validation
-    if on_step is not None:
-        _step_callbacks[validation.pk] = on_step
-    try:
-        return _run_validation(validation)
-    finally:
-        _step_callbacks.pop(validation.pk, None)
-
-
-def _run_validation(validation: ConnectionValidation) -> ConnectionValidation:
+    steps = _Steps(validation, on_step)
     connection = validation.connection
     validation.state = ConnectionValidation.State.RUNNING
     validation.save(update_fields=["state"])
@@ -303,52 +297,50 @@ def _run_validation(validation: ConnectionValidation) -> ConnectionValidation:
     granted: list[str] = []
     missing: list[str] = []
     try:
-        _set_step(validation, "authenticate", "running")
+        steps.set("authenticate", "running")
         with connection_client.client_for(connection) as client:
             try:
                 missing = client.missing_scopes()
             except CoupaScopeError as exc:
                 # Some strategies only learn of missing scopes from the refusal itself.
                 missing = list(exc.missing_scopes)
-            _set_step(validation, "authenticate", "done", "Coupa accepted the client ID and secret.")
+            steps.set("authenticate", "done", "Coupa accepted the client ID and secret.")
             current_step = "scopes"
-            _set_step(validation, "scopes", "running")
+            steps.set("scopes", "running")
             required = list(client.config.scopes)
             granted = [s for s in required if s not in missing]
             if missing:
                 raise CoupaScopeError(missing, "missing scopes")
-            _set_step(validation, "scopes", "done", f"All {len(required)} scopes are granted.")
+            steps.set("scopes", "done", f"All {len(required)} scopes are granted.")
             current_step = "read"
-            _set_step(validation, "read", "running")
+            steps.set("read", "running")
             charts = client.list_account_types(active_only=True)
             # Stored now so the chart slider can list them right after connecting.
             import_charts(connection=connection, records=charts)
-            _set_step(
-                validation, "read", "done",
+            steps.set(
+                "read", "done",
                 f"Found {len(charts)} active chart{'s' if len(charts) != 1 else ''} of accounts.",
             )
     except CoupaError as exc:
         sentence = _failure_sentence(exc, connection)
         logger.info("Coupa validation %s failed at %s: %s", validation.pk, current_step, type(exc).__name__)
         return _finish_validation(
-            validation, ok=False, step=current_step, sentence=sentence,
+            steps, ok=False, step=current_step, sentence=sentence,
             granted=granted, missing=missing,
         )
     except Exception:
         logger.exception("Coupa validation %s crashed at %s", validation.pk, current_step)
         return _finish_validation(
-            validation, ok=False, step=current_step,
+            steps, ok=False, step=current_step,
             sentence="The validation stopped because of an internal error; try again.",
             granted=granted, missing=missing,
         )
-    return _finish_validation(
-        validation, ok=True, step=None, sentence="", granted=granted, missing=[]
-    )
+    return _finish_validation(steps, ok=True, step=None, sentence="", granted=granted, missing=[])
 
 
 @transaction.atomic
 def _finish_validation(
-    validation: ConnectionValidation,
+    steps: _Steps,
     *,
     ok: bool,
     step: str | None,
@@ -356,9 +348,10 @@ def _finish_validation(
     granted: list[str],
     missing: list[str],
 ) -> ConnectionValidation:
+    validation = steps.validation
     connection = Connection.objects.select_for_update().get(pk=validation.connection_id)
     if step is not None:
-        _set_step(validation, step, "failed", sentence)
+        steps.set(step, "failed", sentence)
         for s in validation.steps:
             if s["status"] in ("pending", "running"):
                 s["status"] = "skipped"
