@@ -157,14 +157,19 @@ def record_list(
     return qs
 
 
-def offered_annotation(kind: str, connection: Connection) -> Case:
-    """Why a record is (not) offered to requesters, as a short label for the tabs."""
-    whens = []
+def offered_annotation(kind: str, connection: Connection) -> Case | Value:
+    """Why a record is (not) offered to requesters, as a short label for the tabs.
+
+    Mirrors `pickable_q` condition by condition, so the label and the picker agree.
+    """
     if not connection.offers_records:
-        whens.append(When(pk__isnull=False, then=Value("Coupa disconnected")))
-    whens.append(When(active=False, then=Value("Inactive in Coupa")))
+        return Value("Coupa disconnected", output_field=CharField())
+    whens = [When(active=False, then=Value("Inactive in Coupa"))]
     if kind == "accounts":
-        whens.append(When(Q(chart__isnull=True) | Q(chart__selected=False), then=Value("Chart not selected")))
+        whens += [
+            When(Q(chart__isnull=True) | Q(chart__selected=False), then=Value("Chart not selected")),
+            When(chart__active=False, then=Value("Chart inactive in Coupa")),
+        ]
     whens.append(When(show_to_users=False, then=Value("Hidden")))
     return Case(*whens, default=Value("yes"), output_field=CharField())
 

@@ -216,9 +216,8 @@ class SyncProgressView(CapabilityRequiredMixin, View):
         connection = connection_current(organization=request_organization(request))
         runs = list(sync_run_list(organization=request_organization(request)).filter(connection=connection)[:5]) if connection else []
         live = next((r for r in runs if r.is_live), None)
-        if live is not None:
-            live.progress["percent"] = progress_percent(live)
         return render(request, "coupa/_sync_progress.html", {
-            "live": live, "runs": runs, "connection": connection,
+            "live": live, "percent": progress_percent(live) if live else 0,
+            "runs": runs, "connection": connection,
             "can_sync": user_can(request.user, Capability.TRIGGER_SYNC),
         })

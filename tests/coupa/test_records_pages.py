@@ -202,3 +202,11 @@ def test_sync_of_a_disconnected_connection_is_refused_with_a_sentence(client_as,
     assert not SyncRun.objects.exists()
     body = api_as(ops_user).post("/api/v1/coupa/sync", {}, format="json")
     assert body.status_code == 400
+
+
+def test_labels_agree_with_the_picker_for_an_inactive_chart(client_as, admin_user, organization, data) -> None:
+    data["us"].active = False
+    data["us"].save()
+    assert not pickable_list(organization=organization, kind="accounts").exists()
+    body = api_as(admin_user).get("/api/v1/coupa/accounts", {"search": "100-200"}).json()
+    assert body["results"][0]["offered"] == "Chart inactive in Coupa"
