@@ -134,6 +134,7 @@ class ChartsView(CapabilityRequiredMixin, View):
     """The charts-of-accounts slider: choose which charts' accounts are imported."""
 
     capability = Capability.VIEW_INTEGRATIONS
+    write_capability = Capability.CONFIGURE_INTEGRATIONS
 
     def get(self, request: HttpRequest) -> HttpResponse:
         connection = current_connection(request)
@@ -144,9 +145,6 @@ class ChartsView(CapabilityRequiredMixin, View):
         })
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        if not user_can(request.user, Capability.CONFIGURE_INTEGRATIONS):
-            self.raise_exception = True
-            return self.handle_no_permission()
         connection = current_connection(request)
         valid = set(chart_list(connection=connection).values_list("pk", flat=True))
         chosen = {int(v) for v in request.POST.getlist("charts") if v.isdigit()} & valid

@@ -11,17 +11,27 @@ from rest_framework.request import Request
 
 from spendflo.users.roles import Capability, user_can
 
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
 
 class CapabilityRequiredMixin(AccessMixin):
-    """Page views: anonymous users go to the login page, others without the capability get 403."""
+    """Page views: anonymous users go to the login page, others without the capability get 403.
+
+    `write_capability`, when set, is required instead for requests that change something
+    (POST and the like), so one page can be readable by more roles than may change it.
+    """
 
     capability: Capability
+    write_capability: Capability | None = None
     raise_exception = False
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return self.handle_no_permission()
-        if not user_can(request.user, self.capability):
+        needed = self.capability
+        if self.write_capability is not None and request.method not in SAFE_METHODS:
+            needed = self.write_capability
+        if not user_can(request.user, needed):
             self.raise_exception = True
             return self.handle_no_permission()
         return super().dispatch(request, *args, **kwargs)  # type: ignore[misc, no-any-return]
