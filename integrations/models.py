@@ -68,11 +68,6 @@ class Connection(models.Model):
     OFFERING_STATES = (State.CONNECTED, State.VALIDATING, State.NEEDS_ATTENTION)
 
     @property
-    def is_usable(self) -> bool:
-        """Whether syncs and requisition pushes may use this connection now."""
-        return self.archived_at is None and self.state == self.State.CONNECTED
-
-    @property
     def offers_records(self) -> bool:
         """Whether requesters may pick this connection's records (subject to each record)."""
         return self.archived_at is None and self.state in self.OFFERING_STATES

@@ -153,7 +153,7 @@ def test_disconnect_keeps_the_connection_row_and_reconnect_reuses_it(
     first = connect(organization, admin_user, sandbox_allowed, capture=django_capture_on_commit_callbacks).connection
     coupa_disconnect(organization=organization, user=admin_user)
     first.refresh_from_db()
-    assert first.state == Connection.State.DISCONNECTED and not first.is_usable
+    assert first.state == Connection.State.DISCONNECTED and not first.offers_records
     again = connect(organization, admin_user, sandbox_allowed, capture=django_capture_on_commit_callbacks)
     assert again.connection.pk == first.pk and again.state == ConnectionValidation.State.SUCCEEDED
     assert Connection.objects.count() == 1
