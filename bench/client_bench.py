@@ -50,10 +50,10 @@ def _setup_django(tmpdir: str) -> None:
 
 
 def _walk(sandbox: Any, pages: int, concurrency: int, burst: int, label: str) -> dict[str, Any]:
-    from coupa.client import CoupaClient
-    from coupa.ratelimit import default_store
-    from coupa.stats import RequestStats
-    from coupa.types import ConnectionConfig
+    from coupa.client.base import CoupaClient
+    from coupa.client.stats import RequestStats
+    from coupa.client.types import ConnectionConfig
+    from integrations.ratelimit import default_store
 
     config = ConnectionConfig(
         key=f"bench-{label}-{time.time_ns()}",

@@ -74,10 +74,10 @@ class PeakRss:
 
 
 def bench_import(sizes: dict[str, int], rate: float, latency_ms: float, concurrency: int) -> dict[str, Any]:
-    from coupa.importers import import_charts
     from coupa.models import ChartOfAccounts
+    from coupa.reference.importers import import_charts
+    from coupa.reference.sync import sync_request, sync_run_execute
     from coupa.sandbox.testing import running_sandbox
-    from coupa.services.sync import sync_request, sync_run_execute
     from integrations.crypto import encrypt
     from integrations.models import Connection, SyncRun
     from spendflo.organizations.models import Organization
@@ -91,13 +91,15 @@ def bench_import(sizes: dict[str, int], rate: float, latency_ms: float, concurre
         org = Organization.objects.create(slug=f"bench-{time.time_ns()}", name="Bench")
         conn = Connection.objects.create(
             organization=org, host=sandbox.base_url.split("//")[1], base_url=sandbox.base_url,
-            client_id=sandbox.client_id, client_secret_encrypted=encrypt(sandbox.client_secret),
-            state=Connection.State.CONNECTED, rate_limit=rate, rate_burst=10, post_token_pause=0.0,
+            provider_settings={"client_id": sandbox.client_id, "post_token_pause": 0.0},
+            secret_encrypted=encrypt(sandbox.client_secret),
+            state=Connection.State.CONNECTED, rate_limit=rate, rate_burst=10,
         )
-        from coupa.connection_client import client_for
+        from coupa.client.connection import client_for
+        from coupa.reference.sync import charts_fetch_active
 
         with client_for(conn) as client:
-            import_charts(connection=conn, records=client.list_account_types(active_only=False))
+            import_charts(connection=conn, records=charts_fetch_active(client))
         ChartOfAccounts.objects.filter(connection=conn).update(selected=True)
         time.sleep(1.0)  # let the sandbox's bucket refill after setup calls
         sandbox.reset_stats()
@@ -132,17 +134,15 @@ def bench_import(sizes: dict[str, int], rate: float, latency_ms: float, concurre
 
 def bench_writes(n: int, batch: int, portable: bool = False) -> dict[str, Any]:
     """Upsert `n` parsed items in batches, new then unchanged then all changed."""
-    from coupa import importers, types
-    from coupa.importers import import_records
+    from coupa.client import types
+    from coupa.reference.importers import import_records
     from integrations.models import Connection
     from spendflo.organizations.models import Organization
-
-    importers.POSTGRES_UPSERT = not portable
 
     org = Organization.objects.create(slug=f"bench-w-{time.time_ns()}", name="Bench writes")
     conn = Connection.objects.create(
         organization=org, host="bench.coupahost.com", base_url="https://bench.coupahost.com",
-        client_id="x", client_secret_encrypted="", state=Connection.State.CONNECTED,
+        provider_settings={"client_id": "x"}, state=Connection.State.CONNECTED,
     )
     conn = Connection.objects.select_related("organization").get(pk=conn.pk)
 
@@ -161,7 +161,10 @@ def bench_writes(n: int, batch: int, portable: bool = False) -> dict[str, Any]:
         for start in range(1, n + 1, batch):
             # Raw JSON pages as the client yields them; parsing is part of the cost.
             records = [types.Item.from_json(r) for r in page(start, suffix)]
-            import_records(connection=conn, resource="items", records=records, mark_seen=True)
+            import_records(
+                connection=conn, resource="items", records=records, mark_seen=True,
+                portable=portable,
+            )
         elapsed = time.perf_counter() - started
         out[f"{label}_records_per_s"] = round(n / elapsed)
     return out
@@ -198,7 +201,7 @@ def main() -> int:
         if not args.skip_import:
             result["import"] = bench_import(sizes, args.rate, args.latency_ms, args.concurrency)
     finally:
-        from coupa.ratelimit import release_db_connections
+        from integrations.ratelimit import release_db_connections
 
         release_db_connections()
         db.creation.destroy_test_db(db_name, verbosity=0)

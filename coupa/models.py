@@ -1,29 +1,8 @@
-"""Database state of the Coupa client."""
+"""Reference data imported from Coupa, keyed by (connection, Coupa id)."""
 
 from __future__ import annotations
 
 from django.db import models
-
-
-class RateLimitBucket(models.Model):
-    """The shared request budget of one Coupa instance when Redis is absent.
-
-    One row per host (coupa-api.md §4: the limit is per instance). `tat` is the
-    theoretical arrival time (GCRA, epoch seconds) of the next request; `penalty_until`
-    the end of the slowed-down period after a 429. Written only by `coupa.ratelimit`.
-    """
-
-    host = models.CharField(max_length=255, unique=True)
-    tat = models.FloatField(default=0.0)
-    penalty_until = models.FloatField(default=0.0)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        verbose_name = "Coupa rate-limit bucket"
-
-    def __str__(self) -> str:
-        return self.host
-
 
 # --- reference data imported from Coupa ------------------------------------------------
 #
@@ -53,6 +32,9 @@ class PickableRecordModel(CoupaRecordModel):
 
     show_to_users = models.BooleanField(default=True)
 
+    # Columns the admin owns: imports write them on new rows only.
+    ADMIN_FIELDS: tuple[str, ...] = ("show_to_users",)
+
     class Meta:
         abstract = True
 
@@ -67,6 +49,8 @@ class ChartOfAccounts(CoupaRecordModel):
         default=False, help_text="Coupa creates accounts on first use; the list is incomplete."
     )
     selected = models.BooleanField(default=False)
+
+    ADMIN_FIELDS: tuple[str, ...] = ("selected",)
 
     class Meta:
         ordering = ["name"]

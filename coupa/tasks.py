@@ -8,8 +8,8 @@ from typing import Any
 from celery import shared_task
 from celery.contrib.django.task import DjangoTask
 
-from coupa.services.connections import connection_validate
-from coupa.services.sync import (
+from coupa.connections.services import connection_validate
+from coupa.reference.sync import (
     INTERNAL_MESSAGE,
     sync_request_all,
     sync_run_execute,

@@ -3,8 +3,8 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from rest_framework import mixins, serializers, viewsets
 
-from integrations.models import AuditEvent
-from integrations.selectors import audit_event_list
+from spendflo.audit.models import AuditEvent
+from spendflo.audit.selectors import audit_event_list
 from spendflo.users.context import request_organization
 from spendflo.users.permissions import capability_permission
 from spendflo.users.roles import Capability

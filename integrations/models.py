@@ -32,16 +32,16 @@ class Connection(models.Model):
     state_reason = models.TextField(blank=True)
     base_url = models.CharField(max_length=255)
     host = models.CharField(max_length=255, help_text="The instance identity (normalised host).")
-    client_id = models.CharField(max_length=255)
-    client_secret_encrypted = models.TextField(help_text="Fernet-encrypted; never shown.")
-    granted_scopes = models.JSONField(default=list, blank=True)
-    missing_scopes = models.JSONField(default=list, blank=True)
-    rate_limit = models.FloatField(default=20.0, help_text="Requests per second to Coupa.")
-    rate_burst = models.PositiveIntegerField(default=10)
-    token_path = models.CharField(max_length=64, blank=True, help_text="Empty: detect.")
-    post_token_pause = models.FloatField(
-        default=5.0, help_text="Seconds to wait after minting a token (Coupa advises 5)."
+    secret_encrypted = models.TextField(
+        blank=True, help_text="The provider's credential secret, Fernet-encrypted; never shown."
     )
+    provider_settings = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The provider's own non-secret settings (for Coupa: OAuth client ID, scopes).",
+    )
+    rate_limit = models.FloatField(default=20.0, help_text="Requests per second to the instance.")
+    rate_burst = models.PositiveIntegerField(default=10)
     last_validated_at = models.DateTimeField(null=True, blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -62,15 +62,6 @@ class Connection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_provider_display()} {self.host} ({self.organization_id})"
-
-    # States in which imported records stay on offer to requesters. A connection that
-    # needs attention still has valid data; a disconnected or archived one offers nothing.
-    OFFERING_STATES = (State.CONNECTED, State.VALIDATING, State.NEEDS_ATTENTION)
-
-    @property
-    def offers_records(self) -> bool:
-        """Whether requesters may pick this connection's records (subject to each record)."""
-        return self.archived_at is None and self.state in self.OFFERING_STATES
 
 
 class ConnectionValidation(models.Model):
@@ -104,44 +95,42 @@ class ConnectionValidation(models.Model):
         return self.state in (self.State.SUCCEEDED, self.State.FAILED)
 
 
-class AuditEvent(models.Model):
-    """Who did what and when: connects, edits, disconnects, chart changes, toggles, syncs."""
+class LeasedRun(models.Model):
+    """A job that runs one at a time under a lease (`integrations.runs`).
 
-    class Action(models.TextChoices):
-        CONNECT = "connect", "Connected"
-        EDIT = "edit", "Edited configuration"
-        VALIDATE = "validate", "Validated connection"
-        DISCONNECT = "disconnect", "Disconnected"
-        ARCHIVE = "archive", "Archived instance"
-        CHARTS_CHANGE = "charts_change", "Changed charts of accounts"
-        TOGGLE = "toggle", "Changed Show to Users"
-        SYNC_REQUEST = "sync_request", "Requested a sync"
-        KEY_ROTATION = "key_rotation", "Rotated encryption key"
-        NEEDS_ATTENTION = "needs_attention", "Connection needs attention"
+    The worker running it holds `lease_token` and renews `heartbeat_at` as it makes
+    progress; a run whose heartbeat went stale (its worker died) is failed, so a crash
+    never blocks the next run for long. Reference syncs use it now; requisition pushes and
+    PR/PO syncs are the next users.
+    """
 
-    organization = models.ForeignKey(
-        "organizations.Organization", on_delete=models.CASCADE, related_name="audit_events"
-    )
-    connection = models.ForeignKey(
-        Connection, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
-    )
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
-    actor_label = models.CharField(max_length=255, blank=True, help_text="Email or 'system'.")
-    action = models.CharField(max_length=32, choices=Action.choices)
-    summary = models.CharField(max_length=500)
-    details = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    LIVE_STATES = (State.QUEUED, State.RUNNING)
+
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    lease_token = models.CharField(max_length=64, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
 
     class Meta:
-        ordering = ["-created_at", "-pk"]
+        abstract = True
 
-    def __str__(self) -> str:
-        return f"{self.actor_label or 'system'}: {self.summary}"
+    @property
+    def is_live(self) -> bool:
+        return self.state in self.LIVE_STATES
 
 
-class SyncRun(models.Model):
+class SyncRun(LeasedRun):
     """One sync of a connection's reference data: what triggered it, its progress and counts.
 
     At most one run per connection is live at a time: the running worker holds a lease it
@@ -155,35 +144,18 @@ class SyncRun(models.Model):
         CHART_CHANGE = "chart_change", "Chart change"
         RECONCILE = "reconcile", "Daily reconcile"
 
-    class State(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
-
-    LIVE_STATES = (State.QUEUED, State.RUNNING)
-
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="sync_runs")
     trigger = models.CharField(max_length=16, choices=Trigger.choices)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
     full = models.BooleanField(default=False, help_text="Walk the active sets (reconcile).")
     resources = models.JSONField(default=list, help_text="Empty: all resources.")
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    lease_token = models.CharField(max_length=64, blank=True)
-    cancel_requested = models.BooleanField(default=False)
     progress = models.JSONField(default=dict, blank=True)
     counts = models.JSONField(default=dict, blank=True)
     requests = models.PositiveIntegerField(default=0)
     retries = models.PositiveIntegerField(default=0)
     throttled = models.PositiveIntegerField(default=0, help_text="429 answers from Coupa.")
-    error = models.TextField(blank=True)
     follow_up_resources = models.JSONField(
         default=list,
         blank=True,
@@ -196,10 +168,6 @@ class SyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"Sync {self.pk} of connection {self.connection_id}: {self.state}"
-
-    @property
-    def is_live(self) -> bool:
-        return self.state in self.LIVE_STATES
 
     @property
     def change_summary(self) -> list[str]:
@@ -244,3 +212,24 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.worker} at {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class RateLimitBucket(models.Model):
+    """The shared request budget of one instance (host) when Redis is absent.
+
+    `tat` is the theoretical arrival time (GCRA, epoch seconds) of the next request;
+    `penalty_until` the end of the slowed-down period after a 429. Written only by
+    `integrations.ratelimit`. The table keeps the name it had under `coupa`.
+    """
+
+    host = models.CharField(max_length=255, unique=True)
+    tat = models.FloatField(default=0.0)
+    penalty_until = models.FloatField(default=0.0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "coupa_ratelimitbucket"
+        verbose_name = "rate-limit bucket"
+
+    def __str__(self) -> str:
+        return self.host

@@ -36,6 +36,16 @@ def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+def configured_resolver() -> Resolver:
+    """The resolver the `OUTBOUND_RESOLVER` setting names (a callable or its dotted path)."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    value = settings.OUTBOUND_RESOLVER
+    resolver: Resolver = import_string(value) if isinstance(value, str) else value
+    return resolver
+
+
 def parse_ip_literal(host: str) -> IPAddress | None:
     """Read `host` as an IP address in any notation browsers and libc accept, or None.
 

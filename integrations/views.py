@@ -1,22 +1,15 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
 
-from coupa.selectors import PICKABLE_MODELS, chart_list, record_counts
-from integrations.models import Connection, WorkerHeartbeat
-from integrations.selectors import (
-    audit_event_list,
-    connection_current,
-    connection_summary,
-    connection_validation_latest,
-    sync_run_list,
-)
+from integrations.models import WorkerHeartbeat
+from integrations.providers import provider_list
+from integrations.selectors import sync_run_list
+from spendflo.audit.selectors import audit_event_list
 from spendflo.organizations.services import organization_set_show_new_records
 from spendflo.users.context import request_organization, request_user
 from spendflo.users.permissions import CapabilityRequiredMixin
@@ -29,28 +22,9 @@ class ProcurementView(CapabilityRequiredMixin, View):
     capability = Capability.VIEW_INTEGRATIONS
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        connection = connection_current(organization=request_organization(request))
-        state = connection.state if connection else Connection.State.NOT_CONNECTED
-        counts: dict[str, Any] = {}
-        selected_charts: list[str] = []
-        if connection is not None:
-            counts = {k: record_counts(connection=connection, kind=k) for k in PICKABLE_MODELS}
-            selected_charts = [c.name for c in chart_list(connection=connection) if c.selected]
-        providers = [
-            {
-                "name": "Coupa",
-                "counts": counts,
-                "selected_charts": selected_charts,
-                "connection": connection,
-                "state": state,
-                "state_label": Connection.State(state).label,
-                "summary": connection_summary(connection) if connection else None,
-                "validation": connection_validation_latest(connection=connection)
-                if connection
-                else None,
-            }
-        ]
-        return render(request, "integrations/procurement.html", {"providers": providers})
+        organization, user = request_organization(request), request_user(request)
+        cards = [p.procurement_card(organization=organization, user=user) for p in provider_list()]
+        return render(request, "integrations/procurement.html", {"cards": cards})
 
 
 class DefaultVisibilityView(CapabilityRequiredMixin, View):

@@ -35,6 +35,12 @@ COUPA_ALLOWED_HOSTS = env.list(
 )
 CHROMIUM_PATH = env.str("CHROMIUM_PATH", default="/usr/bin/chromium")
 
+# The procurement providers the integration pages offer (classes, by dotted path).
+INTEGRATION_PROVIDERS = ["coupa.provider.CoupaProvider"]
+# How outbound connections resolve host names before the address is checked
+# (`integrations.netguard`): a callable or its dotted path. Tests resolve without DNS.
+OUTBOUND_RESOLVER = "integrations.netguard.system_resolver"
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -50,6 +56,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "spendflo.organizations",
     "spendflo.users",
+    "spendflo.audit",
     "spendflo.workflows",
     "integrations",
     "coupa",
@@ -281,3 +288,6 @@ COUPA_SYNC_OVERLAP = env.float("COUPA_SYNC_OVERLAP", default=300.0)
 # Records written per bulk upsert, and the longest a page's records wait to be written.
 COUPA_SYNC_FLUSH_RECORDS = env.int("COUPA_SYNC_FLUSH_RECORDS", default=1000)
 COUPA_SYNC_FLUSH_SECONDS = env.float("COUPA_SYNC_FLUSH_SECONDS", default=1.0)
+# Write imported rows through the portable upsert also on PostgreSQL (slower; for
+# comparing the two paths, which must give the same rows and counts).
+COUPA_SYNC_PORTABLE_UPSERT = env.bool("COUPA_SYNC_PORTABLE_UPSERT", default=False)

@@ -32,7 +32,7 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("settings/users/", include("spendflo.users.urls")),
-    path("settings/integrations/coupa/", include("coupa.urls")),
+    path("settings/integrations/coupa/", include("coupa.web.urls")),
     path("settings/integrations/", include("integrations.urls")),
     path("requests/", include("spendflo.workflows.urls")),
     path("api/v1/", include("spendflo.api_urls")),

@@ -51,6 +51,12 @@ def _celery_eager(request: pytest.FixtureRequest) -> Iterator[None]:
     celery_app.conf.task_always_eager = previous
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing() -> None:
+    # Every fixture user gets a password; the production hasher costs ~0.3 s per user.
+    django_settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def _static_files_without_collectstatic(settings: Any) -> None:
     # Tests serve static files from the source folders; production uses the manifest.

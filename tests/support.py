@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -16,3 +17,5 @@ def require(condition: bool, reason: str) -> None:
     if IN_CI:
         pytest.fail(f"CI must not skip this test: {reason}", pytrace=False)
     pytest.skip(reason)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from coupa.scopes import DEFAULT_SCOPES
+from coupa.client.scopes import DEFAULT_SCOPES
 
 Kind = Literal[
     "int",

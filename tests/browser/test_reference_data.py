@@ -8,10 +8,11 @@ import pytest
 from django.db import connections
 from playwright.sync_api import expect
 
-from coupa.client import CoupaClient
+from coupa.client.base import CoupaClient
+from coupa.client.types import Account, ConnectionConfig
+from coupa.reference.registry import RESOURCES
+from coupa.reference.sync import sync_run_execute
 from coupa.sandbox.testing import running_sandbox
-from coupa.services.sync import sync_run_execute
-from coupa.types import ConnectionConfig
 
 pytestmark = pytest.mark.sandbox
 
@@ -70,7 +71,11 @@ def sandbox_active_account_count(sandbox, chart_ids: list[int]) -> int:
     config = ConnectionConfig(key="browser-check", base_url=sandbox.base_url,
                               client_id=sandbox.client_id, client_secret=sandbox.client_secret)
     with CoupaClient(config) as client:
-        return sum(1 for _ in client.iter_accounts(account_type_ids=chart_ids, active_only=True))
+        params = {
+            "account-type[id][in]": ",".join(str(i) for i in sorted(chart_ids)),
+            **RESOURCES["accounts"].active_params(),
+        }
+        return sum(1 for _ in client.iter_records(Account, params=params))
 
 
 def tab_count(page, live_server, kind: str) -> int:

@@ -6,23 +6,23 @@ import json
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import respx
 
-from coupa.client import CoupaClient
-from coupa.ratelimit import release_db_connections
-from coupa.types import ConnectionConfig
+from coupa.client.base import CoupaClient
+from coupa.client.types import ConnectionConfig
+from integrations.ratelimit import release_db_connections
+from tests.support import REPO_ROOT
 
 BASE_URL = "https://acme.coupahost.com"
 CLIENT_SECRET = "s3cr3t-client-secret-value"
 TOKEN = "tok-AAAA-first-token"
 TOKEN_2 = "tok-BBBB-second-token"
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+
 SHARED = REPO_ROOT.parent / "shared"
 EXAMPLES = SHARED / "coupa-examples"
 

@@ -67,18 +67,16 @@ def test_ip_literals_in_any_notation_are_recognised(text: str, expected: str | N
 @pytest.mark.django_db
 def test_clients_built_for_a_connection_recheck_the_address(local_server: int, settings) -> None:
     """A saved domain that later resolves to an internal address is never called."""
-    from coupa import connection_client
-    from coupa.exceptions import CoupaError
-    from integrations.crypto import encrypt
+    from coupa.client.connection import client_for
+    from coupa.client.exceptions import CoupaError
+    from coupa.reference.sync import charts_fetch_active
     from integrations.models import Connection
-    from tests.factories import OrganizationFactory
+    from tests.factories import ConnectionFactory
 
     settings.COUPA_RETRY_ATTEMPTS = 1
     settings.COUPA_RETRY_DEADLINE = 0.5
-    connection = Connection.objects.create(
-        organization=OrganizationFactory(), host="acme.coupahost.com",
-        base_url="https://acme.coupahost.com", client_id="c",
-        client_secret_encrypted=encrypt("s"), post_token_pause=0,
+    connection = ConnectionFactory(
+        host="acme.coupahost.com", state=Connection.State.NOT_CONNECTED
     )
     looked_up: list[str] = []
 
@@ -86,12 +84,9 @@ def test_clients_built_for_a_connection_recheck_the_address(local_server: int, s
         looked_up.append(host)
         return ["127.0.0.1"]
 
-    connection_client.set_resolver(rebinding_resolver)
-    try:
-        with connection_client.client_for(connection) as client, pytest.raises(CoupaError) as caught:
-            client.list_account_types()
-    finally:
-        connection_client.set_resolver(None)
+    settings.OUTBOUND_RESOLVER = rebinding_resolver
+    with client_for(connection) as client, pytest.raises(CoupaError) as caught:
+        charts_fetch_active(client)
     # The guard resolved the name itself (no system DNS) and refused to connect, once.
     assert looked_up == ["acme.coupahost.com"]
     assert caught.value.user_message == (

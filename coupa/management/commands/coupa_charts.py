@@ -8,8 +8,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from coupa.management.commands._common import organization_by_slug
 from coupa.models import ChartOfAccounts
-from coupa.services.charts import charts_select
-from coupa.services.sync import sync_run_execute
+from coupa.reference.services import ChartSelectionError, charts_select
+from coupa.reference.sync import sync_run_execute
 from integrations.models import SyncRun
 from integrations.selectors import connection_current
 
@@ -35,9 +35,13 @@ class Command(BaseCommand):
         charts = list(ChartOfAccounts.objects.filter(connection=connection, active=True).order_by("name"))
         if options["select"]:
             chosen = [self._find(charts, value) for value in options["select"]]
-            run = charts_select(
-                connection=connection, chart_ids={c.pk for c in chosen}, user=None, enqueue=False
-            )
+            try:
+                run = charts_select(
+                    connection=connection, chart_ids={c.pk for c in chosen}, user=None,
+                    enqueue=False,
+                )
+            except ChartSelectionError as exc:
+                raise CommandError(str(exc)) from exc
             self.stdout.write("Selected: " + ", ".join(sorted({c.name for c in chosen})))
             if run is not None and run.state == SyncRun.State.QUEUED and not run.started_at:
                 self.stdout.write(f"Importing the added charts' accounts (sync {run.pk})...")

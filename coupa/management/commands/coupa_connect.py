@@ -6,14 +6,14 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from coupa.domains import CoupaDomainError
-from coupa.management.commands._common import organization_by_slug
-from coupa.services.connections import (
+from coupa.client.domains import CoupaDomainError
+from coupa.connections.services import (
     ConnectionChangeError,
     ConnectionInput,
     connection_validate,
     coupa_connect,
 )
+from coupa.management.commands._common import organization_by_slug
 from integrations.models import ConnectionValidation
 
 MARKS = {"running": "…", "done": "✓", "failed": "✗", "skipped": "-"}

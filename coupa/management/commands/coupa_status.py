@@ -5,11 +5,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from coupa.connections.selectors import connection_summary
 from coupa.management.commands._common import organization_by_slug
-from coupa.services.sync import sync_status
+from coupa.reference.selectors import sync_status
 from integrations.selectors import (
     connection_current,
-    connection_summary,
     connection_validation_latest,
 )
 

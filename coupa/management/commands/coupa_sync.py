@@ -9,8 +9,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from coupa.management.commands._common import organization_by_slug
-from coupa.services.sync import (
-    RESOURCE_ORDER,
+from coupa.reference.registry import RESOURCES
+from coupa.reference.sync import (
     SyncRequestError,
     sync_cancel,
     sync_request_or_attach,
@@ -33,7 +33,7 @@ class Command(BaseCommand):
         parser.add_argument("--org", required=True, help="Organization slug")
         parser.add_argument("--full", action="store_true", help="Walk the active sets (reconcile)")
         parser.add_argument(
-            "--resources", default="", help=f"Comma-separated subset of: {','.join(RESOURCE_ORDER)}"
+            "--resources", default="", help=f"Comma-separated subset of: {','.join(list(RESOURCES))}"
         )
         parser.add_argument("--cancel", action="store_true", help="Cancel the running sync")
 
@@ -63,7 +63,7 @@ class Command(BaseCommand):
         except SyncRequestError as exc:
             raise CommandError(str(exc)) from exc
         self._tty = self.stdout.isatty() if hasattr(self.stdout, "isatty") else sys.stdout.isatty()
-        self._order = run.resources or RESOURCE_ORDER
+        self._order = run.resources or list(RESOURCES)
         self._last_line = ""
         if created:
             self.stdout.write(f"Sync {run.pk} started.")
@@ -111,7 +111,7 @@ class Command(BaseCommand):
             f"({run.requests} requests, {run.retries} retries, {run.throttled} throttled)"
         )
         self.stdout.write(f"{'resource':<12} {'created':>8} {'updated':>8} {'deactivated':>12} {'unchanged':>10}")
-        for name in RESOURCE_ORDER:
+        for name in list(RESOURCES):
             counts = run.counts.get(name)
             if counts is None:
                 continue

@@ -18,10 +18,10 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
         count = 0
-        for connection in Connection.objects.select_for_update().only("pk", "client_secret_encrypted"):
-            if not connection.client_secret_encrypted:
+        for connection in Connection.objects.select_for_update().only("pk", "secret_encrypted"):
+            if not connection.secret_encrypted:
                 continue
-            connection.client_secret_encrypted = reencrypt(connection.client_secret_encrypted)
-            connection.save(update_fields=["client_secret_encrypted"])
+            connection.secret_encrypted = reencrypt(connection.secret_encrypted)
+            connection.save(update_fields=["secret_encrypted"])
             count += 1
         self.stdout.write(f"Re-encrypted {count} secret{'s' if count != 1 else ''} with the newest key.")

@@ -4,8 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from spendflo.organizations.services import OrganizationExistsError, organization_create
-from spendflo.users.services import UserError
+from spendflo.users.services import OrganizationExistsError, UserError, organization_create
 
 
 class Command(BaseCommand):

@@ -1,0 +1,42 @@
+"""Coupa as an `integrations.providers.IntegrationProvider` (named in INTEGRATION_PROVIDERS)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from coupa.connections.selectors import connection_summary
+from coupa.reference.registry import PICKABLE
+from coupa.reference.selectors import chart_list, record_counts
+from integrations.models import Connection, Provider
+from integrations.providers import ProviderCard
+from integrations.selectors import connection_current, connection_validation_latest
+from spendflo.organizations.models import Organization
+from spendflo.users.models import User
+
+
+class CoupaProvider:
+    key = Provider.COUPA.value
+    name = "Coupa"
+
+    def procurement_card(self, *, organization: Organization, user: User) -> ProviderCard:
+        """Coupa's card: state, configuration, tab counts, selected charts, syncs."""
+        connection = connection_current(organization=organization, provider=self.key)
+        state = connection.state if connection else Connection.State.NOT_CONNECTED
+        context: dict[str, Any] = {
+            "name": self.name,
+            "connection": connection,
+            "state": state,
+            "state_label": Connection.State(state).label,
+            "counts": {},
+            "selected_charts": [],
+            "summary": None,
+            "validation": None,
+        }
+        if connection is not None:
+            context.update(
+                counts={k: record_counts(connection=connection, kind=k) for k in PICKABLE},
+                selected_charts=[c.name for c in chart_list(connection=connection) if c.selected],
+                summary=connection_summary(connection),
+                validation=connection_validation_latest(connection=connection),
+            )
+        return ProviderCard(template="coupa/_procurement_card.html", context=context)

@@ -1,0 +1,211 @@
+"""Shared reads of imported Coupa data: admin tabs, counts, status, and what requesters pick.
+
+**The one rule of what requesters are offered** (`offered_q`): a record is offered when
+it is shown to users, active in Coupa, (accounts) its chart is selected and active, and
+its connection offers records (`integrations.selectors.connection_offering_q`). The
+pickers (`pickable_list`), the tab counts (`record_counts`), `coupa_status`
+(`sync_status`) and the tabs' "why not offered" label (`offered_annotation`, which
+mirrors it condition by condition) all use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
+
+from coupa.models import ChartOfAccounts
+from coupa.reference.registry import PICKABLE, RESOURCES, SUPPORTING
+from integrations.models import Connection, SyncRun
+from integrations.selectors import connection_offering_q, connection_offers_records
+from spendflo.organizations.models import Organization
+
+__all__ = [
+    "PICKABLE",
+    "SUPPORTING",
+    "RecordFilter",
+    "chart_list",
+    "offered_annotation",
+    "offered_q",
+    "parse_filter",
+    "pickable_list",
+    "record_counts",
+    "record_list",
+    "sync_status",
+]
+
+
+def offered_q(kind: str) -> Q:
+    """Records of `kind` that requesters may pick (the one rule, see the module docstring)."""
+    condition = Q(show_to_users=True, active=True) & connection_offering_q("connection__")
+    if kind == "accounts":
+        condition &= Q(chart__selected=True, chart__active=True)
+    return condition
+
+
+def _search(qs: QuerySet[Any], kind: str, text: str) -> QuerySet[Any]:
+    text = text.strip()
+    if not text:
+        return qs
+    condition = Q()
+    for field in RESOURCES[kind].search_fields:
+        condition |= Q(**{f"{field}__icontains": text})
+    return qs.filter(condition)
+
+
+def pickable_list(*, organization: Organization, kind: str, search: str = "") -> QuerySet[Any]:
+    """What requesters of the organization may pick of accounts, vendors or items."""
+    if kind not in PICKABLE:
+        raise KeyError(kind)
+    model: type[Any] = RESOURCES[kind].model
+    qs: QuerySet[Any] = model.objects.filter(connection__organization=organization).filter(
+        offered_q(kind)
+    )
+    if kind == "accounts":
+        qs = qs.select_related("chart")
+    return _search(qs, kind, search).order_by(*(model._meta.ordering or []), "pk")
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    search: str = ""
+    chart: int | None = None  # our ChartOfAccounts pk
+    visibility: Literal["", "shown", "hidden"] = ""
+    active: Literal["", "active", "inactive"] = ""
+    sort: str = ""
+
+
+def parse_filter(params: Any) -> RecordFilter:
+    """A RecordFilter from query parameters or a form; unknown values are ignored."""
+    chart = params.get("chart") or ""
+    visibility = params.get("visibility") or ""
+    active = params.get("active") or ""
+    return RecordFilter(
+        search=(params.get("search") or "")[:200],
+        chart=int(chart) if str(chart).isdigit() else None,
+        visibility="shown" if visibility == "shown" else "hidden" if visibility == "hidden" else "",
+        active="active" if active == "active" else "inactive" if active == "inactive" else "",
+        sort=(params.get("sort") or "")[:32],
+    )
+
+
+def record_list(
+    *, organization: Organization, connection: Connection | None, kind: str, filters: RecordFilter
+) -> QuerySet[Any]:
+    """A tab's rows: the connection's records filtered, sorted, annotated with why hidden.
+
+    `offered` is "yes" when requesters can pick the record, else the reason it is not.
+    """
+    if kind not in PICKABLE and kind not in SUPPORTING:
+        raise KeyError(kind)
+    model: type[Any] = RESOURCES[kind].model
+    if connection is None or connection.organization_id != organization.pk:
+        none: QuerySet[Any] = model.objects.none()
+        return none
+    qs: QuerySet[Any] = model.objects.filter(connection=connection)
+    if kind == "accounts":
+        qs = qs.select_related("chart")
+        if filters.chart:
+            qs = qs.filter(chart_id=filters.chart)
+    qs = _search(qs, kind, filters.search)
+    if kind in PICKABLE:
+        if filters.visibility == "shown":
+            qs = qs.filter(show_to_users=True)
+        elif filters.visibility == "hidden":
+            qs = qs.filter(show_to_users=False)
+        qs = qs.annotate(offered=offered_annotation(kind, connection))
+    if filters.active == "active":
+        qs = qs.filter(active=True)
+    elif filters.active == "inactive":
+        qs = qs.filter(active=False)
+    sort = filters.sort.lstrip("-")
+    field = RESOURCES[kind].sorts.get(sort)
+    if field:
+        qs = qs.order_by(f"-{field}" if filters.sort.startswith("-") else field, "pk")
+    else:
+        qs = qs.order_by(*(model._meta.ordering or []), "pk")
+    return qs
+
+
+def offered_annotation(kind: str, connection: Connection) -> Case | Value:
+    """Why a record is (not) offered to requesters, as a short label for the tabs.
+
+    Mirrors `offered_q` condition by condition, so the label and the picker agree.
+    """
+    if not connection_offers_records(connection):
+        return Value("Coupa disconnected", output_field=CharField())
+    whens = [When(active=False, then=Value("Inactive in Coupa"))]
+    if kind == "accounts":
+        whens += [
+            When(Q(chart__isnull=True) | Q(chart__selected=False), then=Value("Chart not selected")),
+            When(chart__active=False, then=Value("Chart inactive in Coupa")),
+        ]
+    whens.append(When(show_to_users=False, then=Value("Hidden")))
+    return Case(*whens, default=Value("yes"), output_field=CharField())
+
+
+def _counts(connection: Connection, kind: str) -> dict[str, int]:
+    model = RESOURCES[kind].model
+    # Aliases differ from field names: Django refuses an aggregate named like a field.
+    aggregates: dict[str, Any] = {
+        "n_imported": Count("pk"),
+        "n_active": Count("pk", filter=Q(active=True)),
+    }
+    if kind in PICKABLE:
+        aggregates["n_offered"] = Count("pk", filter=offered_q(kind))
+    values = model._default_manager.filter(connection=connection).aggregate(**aggregates)
+    return {key[2:]: int(value) for key, value in values.items()}
+
+
+def record_counts(*, connection: Connection, kind: str) -> dict[str, int]:
+    """Imported, active and offered counts of a tab (tab headers, procurement page)."""
+    if kind not in PICKABLE:
+        raise KeyError(kind)
+    return _counts(connection, kind)
+
+
+def chart_list(*, connection: Connection, active_only: bool = True) -> QuerySet[ChartOfAccounts]:
+    """The instance's charts of accounts (active ones by default), for the slider."""
+    qs = ChartOfAccounts.objects.filter(connection=connection)
+    if active_only:
+        qs = qs.filter(active=True)
+    return qs.order_by("name", "pk")
+
+
+def _run_dict(r: SyncRun) -> dict[str, Any]:
+    return {
+        "id": r.pk,
+        "trigger": r.trigger,
+        "state": r.state,
+        "full": r.full,
+        "resources": r.resources,
+        "created_at": r.created_at.isoformat(),
+        "started_at": r.started_at.isoformat() if r.started_at else None,
+        "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+        "counts": r.counts,
+        "requests": r.requests,
+        "retries": r.retries,
+        "throttled": r.throttled,
+        "error": r.error,
+    }
+
+
+def sync_status(*, connection: Connection, runs: int = 5) -> dict[str, Any]:
+    """Return what `coupa_status` shows: selected charts, per-resource counts, last runs.
+
+    Counts per resource: imported (rows) and active; for accounts, vendors and items also
+    `shown`: what requesters are offered (`offered_q`, the same count as the tabs').
+    """
+    charts = [
+        {"id": c.pk, "external_id": c.external_id, "name": c.name, "active": c.active}
+        for c in ChartOfAccounts.objects.filter(connection=connection, selected=True).order_by("name")
+    ]
+    resources: dict[str, dict[str, int]] = {}
+    for name in RESOURCES:
+        counts = _counts(connection, name)
+        if "offered" in counts:
+            counts["shown"] = counts.pop("offered")
+        resources[name] = counts
+    last_runs = [_run_dict(r) for r in connection.sync_runs.order_by("-created_at", "-pk")[:runs]]
+    return {"selected_charts": charts, "resources": resources, "last_runs": last_runs}

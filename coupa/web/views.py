@@ -1,0 +1,338 @@
+"""Coupa pages: connect, edit, validate, disconnect; the data tabs, Show to Users, the charts
+slider and Sync Data. Thin: form, permission, one service call, render or redirect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views import View
+
+from coupa.client.connection import coupa_settings
+from coupa.client.domains import CoupaDomainError
+from coupa.connections.services import (
+    ConnectionChangeError,
+    ConnectionInput,
+    coupa_connect,
+    coupa_connection_update,
+    coupa_disconnect,
+    coupa_validate,
+)
+from coupa.reference.registry import PICKABLE, RESOURCES, SUPPORTING
+from coupa.reference.selectors import (
+    RecordFilter,
+    chart_list,
+    parse_filter,
+    record_counts,
+    record_list,
+)
+from coupa.reference.services import (
+    ChartSelectionError,
+    charts_select,
+    records_bulk_set_shown,
+    records_set_shown,
+)
+from coupa.reference.sync import SyncRequestError, sync_cancel, sync_request
+from coupa.web.forms import ConnectForm, EditConnectionForm
+from integrations.models import Connection, SyncRun
+from integrations.selectors import (
+    connection_current,
+    connection_offers_records,
+    connection_validation_get,
+    sync_run_list,
+)
+from spendflo.users.context import request_organization, request_user
+from spendflo.users.permissions import CapabilityRequiredMixin
+from spendflo.users.roles import Capability, user_can
+
+
+class ConnectView(CapabilityRequiredMixin, View):
+    capability = Capability.CONFIGURE_INTEGRATIONS
+    form_class: type[ConnectForm] = ConnectForm
+    template = "coupa/connect.html"
+
+    def initial(self, request: HttpRequest) -> dict[str, Any]:
+        return {"rate_limit": 20}
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form = self.form_class(initial=self.initial(request))
+        return render(request, self.template, {"form": form})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = self.form_class(request.POST)
+        if form.is_valid():
+            try:
+                validation = self.save(request, form)
+            except CoupaDomainError as exc:
+                # The services check the domain (normalisation, allow-list, DNS) once.
+                form.add_error("domain", str(exc))
+            except ConnectionChangeError as exc:
+                form.add_error(None, str(exc))
+            else:
+                return redirect("coupa:validation", pk=validation.pk)
+        return render(request, self.template, {"form": form}, status=400)
+
+    def save(self, request: HttpRequest, form: ConnectForm) -> Any:
+        return coupa_connect(
+            organization=request_organization(request), user=request_user(request), data=ConnectionInput.from_mapping(form.cleaned_data)
+        )
+
+
+class EditView(ConnectView):
+    form_class = EditConnectionForm
+    template = "coupa/edit.html"
+
+    def initial(self, request: HttpRequest) -> dict[str, Any]:
+        connection = connection_current(organization=request_organization(request))
+        if connection is None:
+            raise Http404("Coupa is not connected.")
+        return {
+            "domain": connection.base_url,
+            "client_id": coupa_settings(connection).client_id,
+            "rate_limit": connection.rate_limit,
+        }
+
+    def save(self, request: HttpRequest, form: ConnectForm) -> Any:
+        return coupa_connection_update(
+            organization=request_organization(request), user=request_user(request), data=ConnectionInput.from_mapping(form.cleaned_data)
+        )
+
+
+class DisconnectView(CapabilityRequiredMixin, View):
+    capability = Capability.CONFIGURE_INTEGRATIONS
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        try:
+            connection = coupa_disconnect(
+                organization=request_organization(request), user=request_user(request)
+            )
+        except ConnectionChangeError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request,
+                f"Coupa at {connection.host} is disconnected. Imported data is kept, read-only.",
+            )
+        return redirect("integrations:procurement")
+
+
+class ValidateView(CapabilityRequiredMixin, View):
+    capability = Capability.CONFIGURE_INTEGRATIONS
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        try:
+            validation = coupa_validate(
+                organization=request_organization(request), user=request_user(request)
+            )
+        except ConnectionChangeError as exc:
+            messages.error(request, str(exc))
+            return redirect("integrations:procurement")
+        return redirect("coupa:validation", pk=validation.pk)
+
+
+class ValidationView(CapabilityRequiredMixin, View):
+    """A validation run's steps; the page polls its own fragment until the run finishes."""
+
+    capability = Capability.VIEW_INTEGRATIONS
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        validation = connection_validation_get(
+            organization=request_organization(request), validation_id=pk
+        )
+        if validation is None:
+            raise Http404
+        context = {"validation": validation, "connection": validation.connection}
+        if getattr(request, "htmx", False):
+            return render(request, "coupa/_validation_steps.html", context)
+        return render(request, "coupa/validation.html", context)
+
+
+# -- reference data -------------------------------------------------------------------
+
+TABS = [*((k, RESOURCES[k].title) for k in PICKABLE), ("supporting", "Supporting data")]
+SUPPORTING_LABELS = {k: RESOURCES[k].title for k in SUPPORTING}
+PAGE_SIZE = 50
+
+
+def current_connection(request: HttpRequest) -> Connection:
+    connection = connection_current(organization=request_organization(request))
+    if connection is None:
+        raise Http404("Coupa is not connected.")
+    return connection
+
+
+
+class RecordsView(CapabilityRequiredMixin, View):
+    """One tab: server-side paging, search, filters, sort, counts, Show to Users toggles."""
+
+    capability = Capability.VIEW_INTEGRATIONS
+
+    def get(self, request: HttpRequest, kind: str) -> HttpResponse:
+        connection = current_connection(request)
+        supporting_kind = ""
+        if kind == "supporting":
+            supporting_kind = request.GET.get("type", "users")
+            if supporting_kind not in SUPPORTING:
+                raise Http404
+            list_kind = supporting_kind
+        elif kind in PICKABLE:
+            list_kind = kind
+        else:
+            raise Http404
+        filters = parse_filter(request.GET)
+        rows = record_list(
+            organization=request_organization(request), connection=connection,
+            kind=list_kind, filters=filters,
+        )
+        page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+        query = request.GET.copy()
+        query.pop("page", None)
+        context = {
+            "connection": connection,
+            "kind": kind,
+            "supporting_kind": supporting_kind,
+            "supporting_labels": SUPPORTING_LABELS,
+            "tabs": TABS,
+            "count_rows": [(k, record_counts(connection=connection, kind=k)) for k in PICKABLE],
+            "page_obj": page,
+            "filters": filters,
+            "charts": list(chart_list(connection=connection, active_only=False)) if kind == "accounts" else [],
+            "query": query.urlencode(),
+            "can_toggle": user_can(request.user, Capability.CONFIGURE_INTEGRATIONS),
+            "read_only": not connection_offers_records(connection),
+        }
+        return render(request, "coupa/records.html", context)
+
+
+class ToggleView(CapabilityRequiredMixin, View):
+    """Show or hide one record; saves at once (htmx swaps the row)."""
+
+    capability = Capability.CONFIGURE_INTEGRATIONS
+
+    def post(self, request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+        if kind not in PICKABLE:
+            raise Http404
+        connection = current_connection(request)
+        shown = request.POST.get("show_to_users") == "1"
+        records_set_shown(
+            connection=connection, user=request_user(request), kind=kind, ids=[pk], shown=shown
+        )
+        row = record_list(
+            organization=request_organization(request), connection=connection, kind=kind,
+            filters=RecordFilter(),
+        ).filter(pk=pk).first()
+        if row is None:
+            raise Http404
+        if getattr(request, "htmx", False):
+            return render(request, "coupa/_record_row.html", {"r": row, "kind": kind, "can_toggle": True})
+        return redirect(reverse("coupa:records", args=[kind]))
+
+
+class BulkToggleView(CapabilityRequiredMixin, View):
+    """Show or hide every record matching the current filter."""
+
+    capability = Capability.CONFIGURE_INTEGRATIONS
+
+    def post(self, request: HttpRequest, kind: str) -> HttpResponse:
+        if kind not in PICKABLE:
+            raise Http404
+        connection = current_connection(request)
+        shown = request.POST.get("show_to_users") == "1"
+        changed = records_bulk_set_shown(
+            connection=connection, user=request_user(request), kind=kind,
+            filters=parse_filter(request.POST), shown=shown,
+        )
+        messages.success(
+            request, f"{changed} record{'s' if changed != 1 else ''} {'shown to' if shown else 'hidden from'} requesters."
+        )
+        query = request.POST.get("query", "")
+        return redirect(reverse("coupa:records", args=[kind]) + (f"?{query}" if query else ""))
+
+
+class ChartsView(CapabilityRequiredMixin, View):
+    """The charts-of-accounts slider: choose which charts' accounts are imported."""
+
+    capability = Capability.VIEW_INTEGRATIONS
+    write_capability = Capability.CONFIGURE_INTEGRATIONS
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        connection = current_connection(request)
+        return render(request, "coupa/charts.html", {
+            "connection": connection,
+            "charts": list(chart_list(connection=connection)),
+            "can_configure": user_can(request.user, Capability.CONFIGURE_INTEGRATIONS),
+        })
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        connection = current_connection(request)
+        chosen = {int(v) for v in request.POST.getlist("charts") if v.isdigit()}
+        try:
+            run = charts_select(connection=connection, chart_ids=chosen, user=request_user(request))
+        except ChartSelectionError as exc:
+            messages.error(request, str(exc))
+            return redirect("coupa:charts")
+        messages.success(
+            request,
+            f"{len(chosen)} chart{'s' if len(chosen) != 1 else ''} of accounts selected."
+            + (" Importing their accounts now." if run is not None else ""),
+        )
+        return redirect("integrations:procurement")
+
+
+class SyncView(CapabilityRequiredMixin, View):
+    """The Sync Data button (admins and ops): start a sync, or attach to the running one."""
+
+    capability = Capability.TRIGGER_SYNC
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        connection = current_connection(request)
+        try:
+            run = sync_request(
+                connection=connection, trigger=SyncRun.Trigger.MANUAL, user=request_user(request)
+            )
+        except SyncRequestError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"Sync {run.pk} is {run.get_state_display().lower()}.")
+        return redirect("integrations:procurement")
+
+
+class SyncCancelView(CapabilityRequiredMixin, View):
+    capability = Capability.TRIGGER_SYNC
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        run = sync_run_list(organization=request_organization(request)).filter(pk=pk).first()
+        if run is None:
+            raise Http404
+        sync_cancel(run=run, user=request_user(request))
+        messages.success(request, f"Sync {run.pk} is being cancelled.")
+        return redirect("integrations:procurement")
+
+
+def progress_percent(run: SyncRun) -> int:
+    """A rough share of the run done, by the resource it is on (for the progress bar)."""
+    order = [r for r in RESOURCES if not run.resources or r in run.resources]
+    resource = run.progress.get("resource")
+    if resource not in order:
+        return 3
+    return max(3, int(100 * order.index(resource) / len(order)))
+
+
+class SyncProgressView(CapabilityRequiredMixin, View):
+    """The progress panel fragment, polled while a sync runs."""
+
+    capability = Capability.VIEW_INTEGRATIONS
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        connection = connection_current(organization=request_organization(request))
+        runs = list(sync_run_list(organization=request_organization(request)).filter(connection=connection)[:5]) if connection else []
+        live = next((r for r in runs if r.is_live), None)
+        return render(request, "coupa/_sync_progress.html", {
+            "live": live, "percent": progress_percent(live) if live else 0,
+            "runs": runs, "connection": connection,
+            "can_sync": user_can(request.user, Capability.TRIGGER_SYNC),
+        })

@@ -1,0 +1,44 @@
+"""The small interface a provider (Coupa today) offers to the provider-neutral pages.
+
+Providers are named in the `INTEGRATION_PROVIDERS` setting (dotted paths of classes, as
+Django names authentication backends), so this package never imports a provider.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from spendflo.organizations.models import Organization
+from spendflo.users.models import User
+
+
+@dataclass(frozen=True)
+class ProviderCard:
+    """What the Procurement page shows for one provider: a template and its context."""
+
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+class IntegrationProvider(Protocol):
+    key: str  # the `Connection.provider` value
+    name: str  # shown to admins
+
+    def procurement_card(self, *, organization: Organization, user: User) -> ProviderCard:
+        """The provider's card on Settings → Integrations → Procurement."""
+        ...
+
+
+@cache
+def _load(paths: tuple[str, ...]) -> tuple[IntegrationProvider, ...]:
+    return tuple(import_string(path)() for path in paths)
+
+
+def provider_list() -> tuple[IntegrationProvider, ...]:
+    """The configured providers, in the order the setting names them."""
+    return _load(tuple(settings.INTEGRATION_PROVIDERS))

@@ -1,0 +1,123 @@
+"""A real Celery worker killed with SIGKILL mid-sync: the run goes stale, the next one heals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection as db_connection
+
+from coupa.connections.services import ConnectionInput, connection_validate, coupa_connect
+from coupa.models import ChartOfAccounts, Item, Vendor
+from coupa.reference.sync import STALE_MESSAGE, sync_request, sync_run_live
+from coupa.sandbox.testing import running_sandbox
+from integrations.models import Connection, SyncRun
+from tests.coupa.support import load_charts, stored_ids
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [pytest.mark.worker, pytest.mark.postgres, pytest.mark.sandbox]
+
+
+@pytest.fixture
+def start_worker() -> Iterator[Callable[[str], subprocess.Popen[str]]]:
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(sandbox_url: str) -> subprocess.Popen[str]:
+        db = db_connection.settings_dict
+        env = {
+            **os.environ,
+            "DATABASE_URL": (
+                f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+            ),
+            "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL,
+            "REDIS_URL": django_settings.REDIS_URL,
+            "SPENDFLO_IGNORE_DOTENV": "1",
+            "COUPA_ALLOWED_HOSTS": sandbox_url,
+            "COUPA_PAGE_CONCURRENCY": "1",
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "spendflo", "worker", "--pool", "solo",
+             "--loglevel", "WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+        )
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 90.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_killed_worker_leaves_a_stale_run_and_the_next_trigger_heals(
+    organization, admin_user, settings, start_worker
+) -> None:
+    with running_sandbox(rate=0, latency_ms=30, accounts=200, suppliers=300, items=1500) as sandbox:
+        settings.COUPA_ALLOWED_HOSTS = [sandbox.base_url]
+        validation = coupa_connect(
+            organization=organization, user=admin_user, enqueue=False,
+            data=ConnectionInput(sandbox.base_url, sandbox.client_id, sandbox.client_secret),
+        )
+        validation = connection_validate(validation_id=validation.pk)
+        assert validation.state == "succeeded", validation.error
+        connection = Connection.objects.get(pk=validation.connection_id)
+        Connection.objects.filter(pk=connection.pk).update(rate_limit=5000.0, rate_burst=500)
+        charts = load_charts(connection)
+        ChartOfAccounts.objects.filter(pk__in=[c.pk for c in charts[:2]]).update(selected=True)
+
+        worker = start_worker(sandbox.base_url)
+        first = sync_request(connection=connection, trigger=SyncRun.Trigger.INITIAL)
+
+        def mid_items() -> bool:
+            first.refresh_from_db()
+            return first.state == SyncRun.State.RUNNING and first.progress.get("resource") == "items"
+
+        wait_for(mid_items, "the first run to reach items")
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+        first.refresh_from_db()
+        assert first.state == SyncRun.State.RUNNING  # nobody could record the death
+        partial = Item.objects.filter(connection=connection).count()
+        assert partial < sandbox.count("items", active_only=True)
+
+        settings.COUPA_SYNC_STALE_AFTER = 2
+        wait_for(lambda: sync_run_live(connection=connection) is None, "the run to go stale", 30)
+        start_worker(sandbox.base_url)
+        second = sync_request(connection=connection, trigger=SyncRun.Trigger.MANUAL, user=admin_user)
+        assert second.pk != first.pk
+        first.refresh_from_db()
+        assert (first.state, first.error) == (SyncRun.State.FAILED, STALE_MESSAGE)
+
+        def finished() -> bool:
+            second.refresh_from_db()
+            return not second.is_live
+
+        wait_for(finished, "the second run to finish", 120)
+        assert second.state == SyncRun.State.SUCCEEDED, second.error
+        for model, name in ((Vendor, "suppliers"), (Item, "items")):
+            assert stored_ids(model, connection) == set(sandbox.ids(name, active_only=True))
+            rows = model.objects.filter(connection=connection)
+            assert rows.count() == rows.values("external_id").distinct().count()
