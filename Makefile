@@ -37,6 +37,7 @@ test: install-dev
 
 lint: install-dev
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m mypy
 
 bench: install-dev

@@ -39,6 +39,10 @@ class Migration(migrations.Migration):
             name='provider_settings',
             field=models.JSONField(blank=True, default=dict, help_text="The provider's own non-secret settings (for Coupa: OAuth client ID, scopes)."),
         ),
+        # A default first, so that migrating back can add the column to existing rows.
+        migrations.AlterField(
+            model_name='connection', name='client_id', field=models.CharField(default='', max_length=255),
+        ),
         migrations.RunPython(to_settings, from_settings),
         *[migrations.RemoveField(model_name='connection', name=name) for name in _MOVED],
         migrations.RenameField(
