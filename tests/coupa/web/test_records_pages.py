@@ -208,3 +208,26 @@ def test_labels_agree_with_the_picker_for_an_inactive_chart(client_as, admin_use
     assert not pickable_list(organization=organization, kind="accounts").exists()
     body = api_as(admin_user).get("/api/v1/coupa/accounts", {"search": "100-200"}).json()
     assert body["results"][0]["offered"] == "Chart inactive in Coupa"
+
+
+def test_page_and_api_refuse_the_same_chart_selections_with_the_same_sentence(
+    client_as, admin_user, data, other_data
+) -> None:
+    """One validation (in the service): nothing chosen, another tenant's chart, an inactive one."""
+    foreign = ChartOfAccounts.objects.create(connection=other_data, external_id=9, name="Globex", **stamp())
+    inactive = ChartOfAccounts.objects.create(
+        connection=data["conn"], external_id=3, name="Old COA", active=False, **stamp()
+    )
+    page, api = client_as(admin_user), api_as(admin_user)
+    for chosen, sentence in (
+        ([], "Select at least one chart of accounts."),
+        ([data["us"].pk, foreign.pk], f"no longer active in Coupa: {foreign.pk}."),
+        ([inactive.pk], f"no longer active in Coupa: {inactive.pk}."),
+    ):
+        response = page.post(reverse("coupa:charts"), {"charts": chosen}, follow=True)
+        assert sentence in response.content.decode()
+        if chosen:
+            answer = api.put("/api/v1/coupa/charts", {"chart_ids": chosen}, format="json")
+            assert answer.status_code == 400 and sentence in answer.json()["chart_ids"][0]
+    # Nothing changed: the US chart is still the only selected one.
+    assert list(ChartOfAccounts.objects.filter(selected=True).values_list("pk", flat=True)) == [data["us"].pk]
