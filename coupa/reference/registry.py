@@ -50,9 +50,8 @@ class Resource:
     """How one Coupa resource is fetched, stored, shown and named."""
 
     name: str  # ours: SyncRun.resources, progress, counts, watermarks, URLs (`vendors`)
-    path: str  # the collection under /api/ (`suppliers`)
     definition: str  # the R39 definition its records follow (`Supplier`)
-    record_type: type[types.CoupaRecord]
+    record_type: type[types.CoupaRecord]  # its `resource` is the collection path
     model: type[CoupaRecordModel]
     fields: tuple[FieldSpec, ...]  # the `fields` parameter every sync sends
     to_row: Callable[[Any], Row]  # typed record -> the row's Coupa-owned values
@@ -66,6 +65,11 @@ class Resource:
     incremental: bool = True
     search_fields: tuple[str, ...] = ()  # searched by the tabs' and pickers' search box
     sorts: Mapping[str, str] = field(default_factory=dict, compare=False)  # ?sort= -> field
+
+    @property
+    def path(self) -> str:
+        """The collection under /api/ (`suppliers`), as the typed record names it."""
+        return self.record_type.resource
 
     @property
     def pickable(self) -> bool:
@@ -203,14 +207,14 @@ _DECLARED: Sequence[Resource] = (
     # Order matters: it is the order a sync walks them in. Charts first (accounts link to
     # them), then what requesters pick, then the supporting lists.
     Resource(
-        name="charts", path="account_types", definition="AccountType",
+        name="charts", definition="AccountType",
         record_type=types.AccountType, model=ChartOfAccounts,
         fields=_audit("name", "active", "dynamic-flag", "legal-entity-name", {"currency": ["code"]}),
         to_row=_chart_row, label="charts of accounts", singular="chart of accounts",
         title="Charts of accounts", incremental=False,
     ),
     Resource(
-        name="accounts", path="accounts", definition="Account",
+        name="accounts", definition="Account",
         record_type=types.Account, model=Account,
         fields=_audit(
             "code", "name", "active", *[f"segment-{n}" for n in range(1, 21)],
@@ -221,7 +225,7 @@ _DECLARED: Sequence[Resource] = (
         sorts={"code": "code", "name": "name", "chart": "chart__name", "imported": "imported_at"},
     ),
     Resource(
-        name="vendors", path="suppliers", definition="Supplier",
+        name="vendors", definition="Supplier",
         record_type=types.Supplier, model=Vendor,
         fields=_audit(
             "name", "display-name", "number", "status", "primary-contact",
@@ -233,7 +237,7 @@ _DECLARED: Sequence[Resource] = (
         sorts={"name": "name", "number": "number", "status": "status", "imported": "imported_at"},
     ),
     Resource(
-        name="items", path="items", definition="Item",
+        name="items", definition="Item",
         record_type=types.Item, model=Item,
         fields=_audit(
             "name", "item-number", "description", "active",
@@ -244,14 +248,14 @@ _DECLARED: Sequence[Resource] = (
         sorts={"name": "name", "number": "item_number", "imported": "imported_at"},
     ),
     Resource(
-        name="users", path="users", definition="User",
+        name="users", definition="User",
         record_type=types.User, model=CoupaUser,
         fields=_audit("login", "email", "firstname", "lastname", "employee-number", "active"),
         to_row=_user_row, label="users", singular="user", title="Users",
         search_fields=("login", "email", "firstname", "lastname"),
     ),
     Resource(
-        name="addresses", path="addresses", definition="Address",
+        name="addresses", definition="Address",
         record_type=types.Address, model=Address,
         # street3/4 are in the R39 spec but Coupa's published address examples have only
         # lines 1-2, and the sandbox refuses them: lines 1-2 are what forms show.
@@ -263,21 +267,21 @@ _DECLARED: Sequence[Resource] = (
         search_fields=("name", "location_code", "city"),
     ),
     Resource(
-        name="commodities", path="commodities", definition="Commodity",
+        name="commodities", definition="Commodity",
         record_type=types.Commodity, model=Commodity,
         fields=_audit("name", "code", "category", "active"),
         to_row=_commodity_row, label="commodities", singular="commodity", title="Commodities",
         search_fields=("name", "code"),
     ),
     Resource(
-        name="uoms", path="uoms", definition="Uom",
+        name="uoms", definition="Uom",
         record_type=types.Uom, model=Uom,
         fields=_audit("code", "name", "active"),
         to_row=_uom_row, label="units of measure", singular="unit of measure",
         title="Units of measure", search_fields=("code", "name"),
     ),
     Resource(
-        name="currencies", path="currencies", definition="Currency",
+        name="currencies", definition="Currency",
         record_type=types.Currency, model=Currency,
         # R39 Currency has no created-at/updated-at: walked in full on every run.
         fields=("id", "code", "name", "enabled"),
@@ -285,7 +289,7 @@ _DECLARED: Sequence[Resource] = (
         active_filter=("enabled", "true"), incremental=False, search_fields=("code", "name"),
     ),
     Resource(
-        name="departments", path="departments", definition="Department",
+        name="departments", definition="Department",
         record_type=types.Department, model=Department,
         fields=_audit("name", "active"),
         to_row=_department_row, label="departments", singular="department",
