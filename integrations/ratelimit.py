@@ -1,8 +1,8 @@
-"""One request budget per Coupa instance, shared by every process.
+"""One request budget per provider instance (host), shared by every process.
 
-Coupa documents 25 requests/s with a burst of 20 per instance and nothing about what
-happens beyond (coupa-api.md §4, §9.6), so the client throttles itself: every request of
-every worker draws from one bucket per host. The bucket lives in Redis when `REDIS_URL`
+Providers limit requests per instance (Coupa documents 25 requests/s with a burst of 20
+and nothing about what happens beyond, coupa-api.md §4, §9.6), so clients throttle
+themselves: every request of every worker draws from one bucket per host. The bucket lives in Redis when `REDIS_URL`
 is set (one atomic Lua script) and in the database otherwise (one `RateLimitBucket` row
 per host, updated under `select_for_update`; SQLite serialises writers). Never in process
 memory: two Celery workers would each spend the whole budget.

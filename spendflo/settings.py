@@ -262,7 +262,7 @@ LOGGING = {
     },
 }
 
-# Coupa client (coupa/client.py). Tests set the delays near zero.
+# Coupa client (coupa/client/). Tests set the delays near zero.
 COUPA_CONNECT_TIMEOUT = env.float("COUPA_CONNECT_TIMEOUT", default=5.0)
 COUPA_READ_TIMEOUT = env.float("COUPA_READ_TIMEOUT", default=30.0)
 COUPA_RETRY_ATTEMPTS = env.int("COUPA_RETRY_ATTEMPTS", default=8)
@@ -276,7 +276,7 @@ COUPA_PAGE_CONCURRENCY = env.int("COUPA_PAGE_CONCURRENCY", default=8)
 COUPA_RATE_PENALTY_FACTOR = env.float("COUPA_RATE_PENALTY_FACTOR", default=0.5)
 COUPA_RATE_PENALTY_SECONDS = env.float("COUPA_RATE_PENALTY_SECONDS", default=60.0)
 
-# Reference-data syncs (coupa/services/sync.py).
+# Reference-data syncs (coupa/reference/sync.py).
 # A running sync renews its heartbeat after every page; one silent for longer is taken for
 # dead (its worker was killed) and failed. Longer than one page's retry deadline, so a page
 # that is being retried is not mistaken for a dead worker.

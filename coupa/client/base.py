@@ -3,7 +3,7 @@
 `CoupaClient` wraps one pooled `httpx.Client` per connection (explicit timeouts,
 `auth=CoupaAuth`, the shared per-host rate limiter). Every call goes through
 `CoupaClient._request`, which owns the retry policy and maps every failure to
-`coupa.exceptions`; nothing else catches httpx errors.
+`coupa.client.exceptions`; nothing else catches httpx errors.
 
 Retry policy (coupa-api.md §4, STYLE.md §4):
 - GET: retried on 429, 502, 503, 504, timeouts, connection errors and unreadable bodies
@@ -121,7 +121,7 @@ class CoupaClient:
     Use as a context manager (or call `close()`): it owns a connection pool. Thread-safe
     for the paging threads it starts itself. `stats` counts requests, retries and 429s
     for the sync run. `transport` is for tests and the SSRF guard; `limiter` defaults to
-    the shared per-host bucket (`coupa.ratelimit`). Settings are read here, not at import.
+    the shared per-host bucket (`integrations.ratelimit`). Settings are read here, not at import.
     """
 
     def __init__(
