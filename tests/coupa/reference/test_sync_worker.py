@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +20,9 @@ from coupa.reference.sync import STALE_MESSAGE, sync_request, sync_run_live
 from coupa.sandbox.testing import running_sandbox
 from integrations.models import Connection, SyncRun
 from tests.coupa.support import load_charts, stored_ids
+from tests.support import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO_ROOT
 
 pytestmark = [pytest.mark.worker, pytest.mark.postgres, pytest.mark.sandbox]
 
