@@ -76,7 +76,8 @@ class PeakRss:
 def bench_import(sizes: dict[str, int], rate: float, latency_ms: float, concurrency: int) -> dict[str, Any]:
     from coupa.models import ChartOfAccounts
     from coupa.reference.importers import import_charts
-    from coupa.reference.sync import sync_request, sync_run_execute
+    from coupa.reference.sync import sync_request
+    from coupa.reference.walk import sync_run_execute
     from coupa.sandbox.testing import running_sandbox
     from integrations.crypto import encrypt
     from integrations.models import Connection, SyncRun
@@ -96,7 +97,7 @@ def bench_import(sizes: dict[str, int], rate: float, latency_ms: float, concurre
             state=Connection.State.CONNECTED, rate_limit=rate, rate_burst=10,
         )
         from coupa.client.connection import client_for
-        from coupa.reference.sync import charts_fetch_active
+        from coupa.reference.walk import charts_fetch_active
 
         with client_for(conn) as client:
             import_charts(connection=conn, records=charts_fetch_active(client))

@@ -9,12 +9,8 @@ from celery import shared_task
 from celery.contrib.django.task import DjangoTask
 
 from coupa.connections.services import connection_validate
-from coupa.reference.sync import (
-    INTERNAL_MESSAGE,
-    sync_request_all,
-    sync_run_execute,
-    sync_run_fail,
-)
+from coupa.reference.sync import INTERNAL_MESSAGE, sync_request_all, sync_run_fail
+from coupa.reference.walk import sync_run_execute
 from integrations.models import SyncRun
 
 logger = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from coupa.client.connection import client_for, coupa_settings
 from coupa.client.domains import CoupaDomain, normalize_coupa_domain
 from coupa.client.exceptions import CoupaAuthError, CoupaError, CoupaScopeError, CoupaTimeoutError
 from coupa.reference.importers import import_charts
-from coupa.reference.sync import charts_fetch_active
+from coupa.reference.walk import charts_fetch_active
 from integrations.crypto import encrypt
 from integrations.jobs import enqueue_on_commit
 from integrations.models import Connection, ConnectionValidation, Provider

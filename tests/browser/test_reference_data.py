@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from coupa.client.base import CoupaClient
 from coupa.client.types import Account, ConnectionConfig
 from coupa.reference.registry import RESOURCES
-from coupa.reference.sync import sync_run_execute
+from coupa.reference.walk import sync_run_execute
 from coupa.sandbox.testing import running_sandbox
 
 pytestmark = pytest.mark.sandbox

@@ -9,7 +9,8 @@ from coupa.connections.services import ConnectionInput, coupa_connect
 from coupa.models import ChartOfAccounts
 from coupa.reference.importers import import_charts
 from coupa.reference.registry import RESOURCES
-from coupa.reference.sync import charts_fetch_active, sync_request, sync_run_execute
+from coupa.reference.sync import sync_request
+from coupa.reference.walk import charts_fetch_active, sync_run_execute
 from integrations.models import Connection, SyncRun
 
 # Our resource name -> the sandbox's collection name.

@@ -69,7 +69,7 @@ def test_clients_built_for_a_connection_recheck_the_address(local_server: int, s
     """A saved domain that later resolves to an internal address is never called."""
     from coupa.client.connection import client_for
     from coupa.client.exceptions import CoupaError
-    from coupa.reference.sync import charts_fetch_active
+    from coupa.reference.walk import charts_fetch_active
     from integrations.models import Connection
     from tests.factories import ConnectionFactory
 

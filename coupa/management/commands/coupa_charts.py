@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from coupa.management.commands._common import organization_by_slug
 from coupa.models import ChartOfAccounts
 from coupa.reference.services import ChartSelectionError, charts_select
-from coupa.reference.sync import sync_run_execute
+from coupa.reference.walk import sync_run_execute
 from integrations.models import SyncRun
 from integrations.selectors import connection_current
 

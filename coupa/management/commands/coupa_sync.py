@@ -14,9 +14,9 @@ from coupa.reference.sync import (
     SyncRequestError,
     sync_cancel,
     sync_request_or_attach,
-    sync_run_execute,
     sync_run_live,
 )
+from coupa.reference.walk import sync_run_execute
 from integrations.models import SyncRun
 from integrations.selectors import connection_current
 

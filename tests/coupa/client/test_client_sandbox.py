@@ -21,7 +21,7 @@ from coupa.client.scopes import DEFAULT_SCOPES
 from coupa.client.stats import RequestStats
 from coupa.client.types import ConnectionConfig
 from coupa.reference.registry import RESOURCES
-from coupa.reference.sync import charts_fetch_active
+from coupa.reference.walk import charts_fetch_active
 from coupa.sandbox.testing import SandboxHandle, running_sandbox
 from tests.coupa.conftest import REPO_ROOT
 

@@ -17,7 +17,7 @@ from coupa.client import types
 from coupa.client.base import CoupaClient, format_datetime
 from coupa.client.exceptions import CoupaProtocolError
 from coupa.reference.registry import RESOURCES
-from coupa.reference.sync import charts_fetch_active
+from coupa.reference.walk import charts_fetch_active
 from tests.coupa.conftest import FakeCollection
 
 pytestmark = pytest.mark.django_db

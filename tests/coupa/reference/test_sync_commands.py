@@ -82,7 +82,7 @@ def test_services_ignore_another_organizations_rows(connection, other_organizati
     assert not ChartOfAccounts.objects.filter(connection=connection, selected=True).exists()
     run_ = charts_select(connection=connection, chart_ids=[charts[0].pk], user=admin_user, enqueue=False)
     assert run_ is not None
-    from coupa.reference.sync import sync_run_execute
+    from coupa.reference.walk import sync_run_execute
 
     sync_run_execute(sync_run_id=run_.pk)
     assert not Vendor.objects.filter(connection=other).exists()

@@ -7,7 +7,7 @@ from django.db import connection
 
 from coupa.models import Account, CoupaUser, Item, Vendor
 from coupa.reference.services import charts_select
-from coupa.reference.sync import sync_run_execute
+from coupa.reference.walk import sync_run_execute
 from coupa.sandbox.testing import running_sandbox
 from integrations.models import SyncRun
 from tests.coupa.support import connect_sandbox, load_charts, run_sync, stored_ids

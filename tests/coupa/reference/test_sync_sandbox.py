@@ -18,9 +18,9 @@ from coupa.reference.sync import (
     SyncRequestError,
     sync_cancel,
     sync_request,
-    sync_run_execute,
     sync_run_live,
 )
+from coupa.reference.walk import sync_run_execute
 from coupa.sandbox.testing import SandboxHandle, running_sandbox
 from coupa.tasks import reference_reconcile_all_task, reference_sync_all_task
 from integrations.models import Connection, SyncRun, SyncWatermark
