@@ -18,4 +18,22 @@ def require(condition: bool, reason: str) -> None:
         pytest.fail(f"CI must not skip this test: {reason}", pytrace=False)
     pytest.skip(reason)
 
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# Coupa's R39 Swagger files and published example payloads sit beside the repository, in
+# ../shared; the repository never copies them. Tests that compare with them read them there.
+SHARED_DIR = REPO_ROOT.parent / "shared"
+
+
+def shared_path(name: str) -> Path:
+    """Return ../shared/`name`; skip the test when it is absent (fail in CI).
+
+    Call it inside the test, not at import, so only the tests that read ../shared skip.
+    """
+    require(
+        SHARED_DIR.is_dir(),
+        f"Coupa's specs and examples are absent: {SHARED_DIR} does not exist",
+    )
+    path = SHARED_DIR / name
+    require(path.exists(), f"Coupa's specs and examples are incomplete: {path} does not exist")
+    return path

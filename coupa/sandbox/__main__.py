@@ -24,7 +24,8 @@ from coupa.sandbox.auth import (
 )
 from coupa.sandbox.faults import FaultSettings
 from coupa.sandbox.generator import DEFAULT_SIZES
-from coupa.sandbox.resources import INTEGRATION_SCOPES, parse_custom_fields
+from coupa.sandbox.resources import parse_custom_fields
+from coupa.sandbox.scopes import DEFAULT_CLIENT_SCOPES
 from coupa.sandbox.state import SandboxConfig, SandboxState, anchor_from_date
 
 LISTENING = "Coupa sandbox listening on http://{host}:{port}"
@@ -50,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--scopes",
-        default=" ".join(INTEGRATION_SCOPES),
+        default=" ".join(DEFAULT_CLIENT_SCOPES),
         help="default client's scopes, space or comma separated",
     )
     g.add_argument(

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from coupa.sandbox.resources import INTEGRATION_SCOPES
+from coupa.sandbox.scopes import DEFAULT_CLIENT_SCOPES
 
 ScopeMode = Literal["list", "no-scope-field", "invalid-scope"]
 SCOPE_MODES: tuple[str, ...] = ("list", "no-scope-field", "invalid-scope")
@@ -41,7 +41,7 @@ class OAuthClient:
 
     client_id: str
     client_secret: str
-    scopes: set[str] = field(default_factory=lambda: set(INTEGRATION_SCOPES))
+    scopes: set[str] = field(default_factory=lambda: set(DEFAULT_CLIENT_SCOPES))
 
     def public(self) -> dict[str, Any]:
         """Return the client without its secret (for the control API)."""
@@ -211,7 +211,7 @@ def load_clients(config: Mapping[str, Any]) -> list[OAuthClient]:
     """Read clients from a config mapping: {"clients": [{client_id, client_secret, scopes}]}."""
     out = []
     for entry in config.get("clients", []):
-        scopes = entry.get("scopes", list(INTEGRATION_SCOPES))
+        scopes = entry.get("scopes", list(DEFAULT_CLIENT_SCOPES))
         if isinstance(scopes, str):
             scopes = scopes.split()
         out.append(OAuthClient(str(entry["client_id"]), str(entry["client_secret"]), set(scopes)))

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from coupa.client.scopes import DEFAULT_SCOPES
+from coupa.sandbox.scopes import READ_SCOPES
 
 Kind = Literal[
     "int",
@@ -31,9 +31,6 @@ Kind = Literal[
 ]
 
 SCALAR_KINDS: frozenset[str] = frozenset({"int", "str", "bool", "decimal", "float", "datetime"})
-
-#: Scopes the integration requests (coupa-api.md section 2): the default client's grant.
-INTEGRATION_SCOPES: tuple[str, ...] = DEFAULT_SCOPES
 
 
 @dataclass(frozen=True)
@@ -60,13 +57,17 @@ class ResourceSpec:
     name: str  # path segment, e.g. "account_types"
     object_name: str  # key of JSON error bodies, e.g. "account-type" (coupa-api.md 4)
     definition: str  # R39 definition name, e.g. "AccountType"
-    scope: str  # read scope (coupa-api.md 2)
     fields: tuple[Field, ...]
     views: Mapping[str, tuple[str, ...]]  # view name -> field names when embedded
     natural_keys: tuple[str, ...]  # used by return_object=shallow
     active_field: str | None = "active"  # "active" bool, "status" or "enabled"
     name_field: str = "name"  # what the control API's "rename" changes
     custom_in_ref: bool = False  # custom fields also appear in nested snapshots
+
+    @property
+    def scope(self) -> str:
+        """Return the scope reading this resource needs (the sandbox's table in scopes.py)."""
+        return READ_SCOPES[self.name]
 
     def field_map(self) -> dict[str, Field]:
         """Return the fields by name."""
@@ -113,7 +114,6 @@ BASE_SPECS: tuple[ResourceSpec, ...] = (
         name="countries",
         object_name="country",
         definition="Country",
-        scope="core.common.read",
         fields=(_f("id", "int"), _f("code", "str"), _f("name", "str")),
         views={"ref": ("id", "code", "name"), "key": ("id", "code")},
         natural_keys=("code",),
@@ -123,7 +123,6 @@ BASE_SPECS: tuple[ResourceSpec, ...] = (
         name="currencies",
         object_name="currency",
         definition="Currency",
-        scope="core.common.read",
         # R39 Currency has no timestamps; `updated-by` is missing from the spec but
         # present on real payloads (coupa-api.md 9b, user_list.json default-currency).
         fields=(
@@ -144,7 +143,6 @@ BASE_SPECS: tuple[ResourceSpec, ...] = (
         name="uoms",
         object_name="uom",
         definition="Uom",
-        scope="core.common.read",
         fields=(
             _f("id", "int"),
             *_STAMPS,
@@ -161,7 +159,6 @@ BASE_SPECS: tuple[ResourceSpec, ...] = (
         name="commodities",
         object_name="commodity",
         definition="Commodity",
-        scope="core.common.read",
         fields=(
             _f("id", "int"),
             *_STAMPS,
@@ -193,7 +190,6 @@ BASE_SPECS: tuple[ResourceSpec, ...] = (
         name="departments",
         object_name="department",
         definition="Department",
-        scope="core.common.read",
         fields=(_f("id", "int"), *_STAMPS, _f("name", "str"), _f("active", "bool"), *_BY),
         views={"ref": ("id", "name"), "key": ("id", "name")},
         natural_keys=("name",),
@@ -202,7 +198,6 @@ BASE_SPECS: tuple[ResourceSpec, ...] = (
         name="payment_terms",
         object_name="payment-term",
         definition="PaymentTerm",
-        scope="core.common.read",
         fields=(
             _f("id", "int"),
             *_STAMPS,
@@ -233,7 +228,6 @@ BASE_SPECS: tuple[ResourceSpec, ...] = (
         name="shipping_terms",
         object_name="shipping-term",
         definition="ShippingTerm",
-        scope="core.common.read",
         fields=(
             _f("id", "int"),
             *_STAMPS,
@@ -250,7 +244,6 @@ BASE_SPECS: tuple[ResourceSpec, ...] = (
         name="addresses",
         object_name="address",
         definition="Address",
-        scope="core.common.read",
         fields=(
             _f("id", "int"),
             *_STAMPS,
@@ -291,7 +284,6 @@ BASE_SPECS: tuple[ResourceSpec, ...] = (
         name="account_types",
         object_name="account-type",
         definition="AccountType",
-        scope="core.accounting.read",
         fields=(
             _f("id", "int"),
             *_STAMPS,
@@ -311,7 +303,6 @@ BASE_SPECS: tuple[ResourceSpec, ...] = (
         name="accounts",
         object_name="account",
         definition="Account",
-        scope="core.accounting.read",
         # Shaped like account_get_13.json / account_get_43.published.json.
         fields=(
             _f("id", "int"),
@@ -332,7 +323,6 @@ BASE_SPECS: tuple[ResourceSpec, ...] = (
         name="suppliers",
         object_name="supplier",
         definition="Supplier",
-        scope="core.supplier.read",
         # Shaped like supplier_get_6.json.
         fields=(
             _f("id", "int"),
@@ -374,7 +364,6 @@ BASE_SPECS: tuple[ResourceSpec, ...] = (
         name="items",
         object_name="item",
         definition="Item",
-        scope="core.catalog.read",
         # Shaped like item_create.response.json.
         fields=(
             _f("id", "int"),
@@ -400,7 +389,6 @@ BASE_SPECS: tuple[ResourceSpec, ...] = (
         name="users",
         object_name="user",
         definition="User",
-        scope="core.user.read",
         # Shaped like user_get_5.json; the spec's `active?`-style keys are sent
         # without `?` as on real payloads (coupa-api.md 5).
         fields=(

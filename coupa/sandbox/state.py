@@ -20,7 +20,8 @@ from coupa.sandbox.auth import (
 )
 from coupa.sandbox.faults import FaultInjector, FaultSettings
 from coupa.sandbox.ratelimit import TokenBucket
-from coupa.sandbox.resources import INTEGRATION_SCOPES, Registry
+from coupa.sandbox.resources import Registry
+from coupa.sandbox.scopes import DEFAULT_CLIENT_SCOPES
 from coupa.sandbox.stats import Stats
 from coupa.sandbox.store import Store, write_json_atomic
 
@@ -50,7 +51,7 @@ class SandboxConfig:
     custom_fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
     clients: list[OAuthClient] = field(
         default_factory=lambda: [
-            OAuthClient(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, set(INTEGRATION_SCOPES))
+            OAuthClient(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, set(DEFAULT_CLIENT_SCOPES))
         ]
     )
     token_ttl: int = DEFAULT_TOKEN_TTL

@@ -3,9 +3,15 @@ coupa-api.md section 9b.
 
 Usage::
 
-    v = SpecValidator.load(Path("../shared/coupa-openapi"))
+    v = SpecValidator.default()  # the definitions committed in r39_definitions.json
     result = v.validate("Account", payload, custom_fields={"cost-center"})
     assert result.ok, result.errors
+
+`r39_definitions.json` is derived from Coupa's Swagger files by
+``scripts/derive_r39.py``: it keeps, per definition, only what this module reads
+(property names, types, the formats it checks, enums, readOnly, `$ref` and
+`items`). `SpecValidator.load(spec_dir)` builds the same validator from the raw
+Swagger files; the script and the test that keeps the committed file current use it.
 
 Rules:
 
@@ -18,16 +24,18 @@ Rules:
 - ``required`` lists are ignored (they are unreliable, section 9b);
 - readOnly properties in requests produce warnings, not errors.
 
-Importable without Django; the running product never needs the spec files.
+Importable without Django; the running product never needs the Swagger files.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,6 +43,11 @@ Direction = Literal["response", "request"]
 Schema = dict[str, Any]
 
 _USER_SIMPLE: Schema = {"$ref": "#/definitions/UserSimple"}
+
+#: The committed definitions, next to this module (see scripts/derive_r39.py).
+DEFINITIONS_FILE = "r39_definitions.json"
+#: Formats `_type_ok` checks; the derived definitions keep no other format.
+CHECKED_FORMATS: frozenset[str] = frozenset({"datetime"})
 
 #: Corrections of the R39 spec, each backed by real payloads (coupa-api.md 9b).
 #: Keys are (definition, property); values replace (or add) the property schema.
@@ -103,16 +116,14 @@ class SpecValidator:
         self._props: dict[str, dict[str, Schema]] = {}
 
     @classmethod
+    def default(cls) -> SpecValidator:
+        """Return the validator over the committed R39 definitions (loaded once, shared)."""
+        return _committed_validator()
+
+    @classmethod
     def load(cls, spec_dir: Path | str) -> SpecValidator:
-        """Load and merge the definitions of every *.json spec in `spec_dir`."""
-        defs: dict[str, Schema] = {}
-        paths = sorted(Path(spec_dir).glob("*.json"))
-        if not paths:
-            raise FileNotFoundError(f"no Swagger JSON files in {spec_dir}")
-        for path in paths:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-            defs.update(doc.get("definitions", {}))
-        return cls(defs)
+        """Build a validator from the raw Swagger files in `spec_dir` (as the committed file is)."""
+        return cls(derive_definitions(spec_dir))
 
     def properties(self, definition: str) -> dict[str, Schema]:
         """Return the effective properties of a definition (corrections and `?` keys applied)."""
@@ -207,6 +218,68 @@ class SpecValidator:
             text = json.dumps(value) if isinstance(value, bool) else str(value)
             if text not in {str(e) for e in enum}:
                 run.errors.append(f"{path}: {value!r} not in enum {enum}")
+
+
+def derive_definitions(spec_dir: Path | str) -> dict[str, Schema]:
+    """Merge the definitions of the *.json Swagger files in `spec_dir`, keeping what is read.
+
+    Files are read in name order and a later file's definition replaces an earlier one
+    of the same name. Raises FileNotFoundError when `spec_dir` holds no JSON file.
+    """
+    raw: dict[str, Schema] = {}
+    paths = sorted(Path(spec_dir).glob("*.json"))
+    if not paths:
+        raise FileNotFoundError(f"no Swagger JSON files in {spec_dir}")
+    for path in paths:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        raw.update(doc.get("definitions", {}))
+    return {
+        name: {
+            "properties": {
+                prop: _compact(schema) for prop, schema in definition.get("properties", {}).items()
+            }
+        }
+        for name, definition in raw.items()
+    }
+
+
+def render_definitions(definitions: Mapping[str, Schema]) -> str:
+    """Return the text of the definitions file: sorted keys, one property per line."""
+    lines = ["{"]
+    names = sorted(definitions)
+    for i, name in enumerate(names):
+        props = definitions[name]["properties"]
+        end = "," if i < len(names) - 1 else ""
+        if not props:
+            lines.append(f'{json.dumps(name)}: {{"properties": {{}}}}{end}')
+            continue
+        lines.append(f'{json.dumps(name)}: {{"properties": {{')
+        keys = sorted(props)
+        for j, prop in enumerate(keys):
+            text = json.dumps(props[prop], sort_keys=True)
+            lines.append(f" {json.dumps(prop)}: {text}{',' if j < len(keys) - 1 else ''}")
+        lines.append(f"}}}}{end}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _compact(schema: Schema) -> Schema:
+    # Only the keywords `_object` and `_value` read; descriptions, lengths and the
+    # formats nobody checks would make the committed file several times larger.
+    out: Schema = {key: schema[key] for key in ("$ref", "type", "enum") if key in schema}
+    if schema.get("readOnly"):
+        out["readOnly"] = True
+    if schema.get("format") in CHECKED_FORMATS:
+        out["format"] = schema["format"]
+    if "items" in schema:
+        out["items"] = _compact(schema["items"])
+    return out
+
+
+@functools.cache
+def _committed_validator() -> SpecValidator:
+    text = resources.files("coupa.spec").joinpath(DEFINITIONS_FILE).read_text(encoding="utf-8")
+    return SpecValidator(json.loads(text))
 
 
 def _type_ok(typ: str | None, fmt: str | None, value: Any) -> bool:

@@ -15,16 +15,11 @@ import respx
 from coupa.client.base import CoupaClient
 from coupa.client.types import ConnectionConfig
 from integrations.ratelimit import release_db_connections
-from tests.support import REPO_ROOT
 
 BASE_URL = "https://acme.coupahost.com"
 CLIENT_SECRET = "s3cr3t-client-secret-value"
 TOKEN = "tok-AAAA-first-token"
 TOKEN_2 = "tok-BBBB-second-token"
-
-
-SHARED = REPO_ROOT.parent / "shared"
-EXAMPLES = SHARED / "coupa-examples"
 
 
 class FakeLimiter:

@@ -1,20 +1,15 @@
-"""Fixtures for the sandbox tests: running sandboxes, an API client, the shared Coupa facts."""
+"""Fixtures for the sandbox tests: running sandboxes and an API client."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from coupa.sandbox.testing import SandboxHandle, running_sandbox
-from tests.support import require
 
-# ../shared next to the repository holds Coupa's specs and example payloads; the
-# repository never copies them (tests read them in place).
-SHARED_DIR = Path(__file__).resolve().parents[2] / ".." / "shared"
 ANCHOR_DATE = "2025-06-30"  # fixed, so generated data is identical on every run
 CUSTOM_FIELDS = "accounts:cost-center,suppliers:region,items:test-text-field,users:office-code"
 
@@ -23,14 +18,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/sandbox/" in str(item.fspath).replace("\\", "/"):
             item.add_marker(pytest.mark.sandbox)
-
-
-@pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    """Return ../shared; skip when it is absent (CI always has it, and fails without it)."""
-    require((SHARED_DIR / "coupa-openapi").is_dir(),
-            f"{SHARED_DIR} is absent: Coupa specs and examples are needed")
-    return SHARED_DIR.resolve()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from coupa.sandbox.resources import INTEGRATION_SCOPES
+from coupa.sandbox.resources import RESOURCE_NAMES
+from coupa.sandbox.scopes import DEFAULT_CLIENT_SCOPES, KNOWN_SCOPES, READ_SCOPES
 from coupa.sandbox.testing import SandboxHandle, running_sandbox
 
 
@@ -24,12 +25,12 @@ def _token(sb: SandboxHandle, path: str = "/oauth2/token", **form: str) -> httpx
 @pytest.mark.parametrize("path", ["/oauth2/token", "/oauth2/access_tokens"])
 def test_token_on_both_paths(sandbox: SandboxHandle, path: str) -> None:
     """Both token URLs issue a bearer token with expiry and the granted scopes."""
-    resp = _token(sandbox, path, scope=" ".join(INTEGRATION_SCOPES))
+    resp = _token(sandbox, path, scope=" ".join(DEFAULT_CLIENT_SCOPES))
     assert resp.status_code == 200
     body = resp.json()
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == 86399
-    assert set(body["scope"].split()) == set(INTEGRATION_SCOPES)
+    assert set(body["scope"].split()) == set(DEFAULT_CLIENT_SCOPES)
     assert body["access_token"].count(".") == 2  # JWT-shaped like Coupa's
 
 
@@ -87,6 +88,31 @@ def test_token_ttl_option_sets_expires_in() -> None:
         assert _token(sb).json()["expires_in"] == 120
 
 
+def test_scope_table_names_known_scopes_for_every_resource() -> None:
+    """Every served resource has a read scope; it and the default client's scopes all exist."""
+    assert set(READ_SCOPES) == set(RESOURCE_NAMES)
+    assert set(READ_SCOPES.values()) <= KNOWN_SCOPES
+    assert set(DEFAULT_CLIENT_SCOPES) <= KNOWN_SCOPES
+    assert set(READ_SCOPES.values()) <= set(DEFAULT_CLIENT_SCOPES)
+
+
+@pytest.mark.parametrize("resource", RESOURCE_NAMES)
+def test_each_resource_needs_its_read_scope(
+    sandbox: SandboxHandle, make_api: Any, resource: str
+) -> None:
+    """A token with the resource's read scope reads it; one with every other scope gets 403."""
+    needed = READ_SCOPES[resource]
+    api = make_api(sandbox, scope=needed)
+    assert api.get(f"/api/{resource}", {"limit": 1}).status_code == 200
+    api.close()
+    others = [s for s in DEFAULT_CLIENT_SCOPES if s != needed]
+    api = make_api(sandbox, scope=" ".join(others))
+    denied = api.get(f"/api/{resource}/1")
+    api.close()
+    assert denied.status_code == 403
+    assert f'scope="{needed}"' in denied.headers["www-authenticate"]
+
+
 def test_scope_list_mode(fresh_sandbox: SandboxHandle, make_api: Any) -> None:
     """In list mode the token lists granted scopes only and calls outside them get 403."""
     resp = _token(fresh_sandbox, scope="core.accounting.read core.approval.read")
@@ -113,7 +139,7 @@ def test_scope_invalid_scope_mode(fresh_sandbox: SandboxHandle) -> None:
     """In invalid-scope mode asking for an ungranted scope refuses the token request."""
     fresh_sandbox.settings(scope_mode="invalid-scope")
     fresh_sandbox.remove_scope(fresh_sandbox.client_id, "core.supplier.read")
-    resp = _token(fresh_sandbox, scope=" ".join(INTEGRATION_SCOPES))
+    resp = _token(fresh_sandbox, scope=" ".join(DEFAULT_CLIENT_SCOPES))
     assert resp.status_code == 400
     assert resp.json()["error"] == "invalid_scope"
     assert "core.supplier.read" in resp.json()["error_description"]
@@ -124,7 +150,7 @@ def test_removed_scope_applies_to_existing_tokens(
     fresh_sandbox: SandboxHandle, make_api: Any
 ) -> None:
     """Removing a scope at runtime turns calls with existing tokens into 403; granting restores them."""
-    api = make_api(fresh_sandbox, scope=" ".join(INTEGRATION_SCOPES))
+    api = make_api(fresh_sandbox, scope=" ".join(DEFAULT_CLIENT_SCOPES))
     assert api.get("/api/suppliers").status_code == 200
     left = fresh_sandbox.remove_scope(fresh_sandbox.client_id, "core.supplier.read")
     assert "core.supplier.read" not in left

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from coupa.sandbox.resources import Registry, parse_custom_fields
 from coupa.sandbox.testing import SandboxHandle
 from coupa.spec import SpecValidator
+from tests.support import shared_path
 
 CUSTOM = parse_custom_fields(
     "accounts:cost-center,suppliers:region,items:test-text-field,users:office-code"
@@ -21,8 +21,8 @@ RESOURCES = sorted(REGISTRY.specs)
 
 
 @pytest.fixture(scope="module")
-def validator(shared_dir: Path) -> SpecValidator:
-    return SpecValidator.load(shared_dir / "coupa-openapi")
+def validator() -> SpecValidator:
+    return SpecValidator.default()
 
 
 def _custom_by_definition() -> dict[str, set[str]]:
@@ -121,11 +121,11 @@ def _compare(
 
 @pytest.mark.parametrize("resource", sorted(EXAMPLES))
 def test_records_match_example_keys_and_types(
-    api: Any, validator: SpecValidator, shared_dir: Path, resource: str
+    api: Any, validator: SpecValidator, resource: str
 ) -> None:
     """Sandbox records carry every standard key of the real example, with the same JSON types."""
     name, where = EXAMPLES[resource]
-    example: Any = json.loads((shared_dir / "coupa-examples" / name).read_text())
+    example: Any = json.loads((shared_path("coupa-examples") / name).read_text())
     for step in where:
         example = example[step]
     definition = REGISTRY.specs[resource].definition

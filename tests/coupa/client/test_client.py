@@ -22,7 +22,8 @@ from coupa.client.exceptions import (
     CoupaUnavailableError,
     CoupaValidationError,
 )
-from tests.coupa.conftest import EXAMPLES, FakeClock, FakeLimiter
+from tests.coupa.conftest import FakeClock, FakeLimiter
+from tests.support import shared_path
 
 pytestmark = pytest.mark.django_db
 
@@ -261,7 +262,8 @@ def test_json_validation_errors_are_parsed(
     coupa_client: CoupaClient, coupa_mock: respx.MockRouter
 ) -> None:
     """Coupa's JSON error body (published example) becomes field errors."""
-    body = (EXAMPLES / "account_create_error.response.published.json").read_bytes()
+    example = shared_path("coupa-examples") / "account_create_error.response.published.json"
+    body = example.read_bytes()
     coupa_mock.post("/api/accounts").respond(
         400, content=body, headers={"Content-Type": "application/json"}
     )
@@ -277,7 +279,7 @@ def test_xml_validation_errors_are_parsed(
     coupa_client: CoupaClient, coupa_mock: respx.MockRouter
 ) -> None:
     """An XML <errors> body with CDATA (requisition creation answers XML) is parsed too."""
-    body = (EXAMPLES / "user_create_duplicate.response.xml").read_bytes()
+    body = (shared_path("coupa-examples") / "user_create_duplicate.response.xml").read_bytes()
     coupa_mock.post("/api/users").respond(
         422, content=body, headers={"Content-Type": "application/xml"}
     )

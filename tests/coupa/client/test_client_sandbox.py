@@ -23,7 +23,7 @@ from coupa.client.types import ConnectionConfig
 from coupa.reference.registry import RESOURCES
 from coupa.reference.walk import charts_fetch_active
 from coupa.sandbox.testing import SandboxHandle, running_sandbox
-from tests.coupa.conftest import REPO_ROOT
+from tests.support import REPO_ROOT
 
 # Transactional: paging threads and the DB limiter use their own connections.
 pytestmark = [pytest.mark.sandbox, pytest.mark.django_db(transaction=True)]

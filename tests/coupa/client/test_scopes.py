@@ -1,4 +1,5 @@
-"""missing_scopes(): the three strategies, and scope errors on normal calls."""
+"""The scope table agrees with the sandbox's; missing_scopes(): the three strategies, and
+scope errors on normal calls."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import respx
 from coupa.client import types
 from coupa.client.base import CoupaClient
 from coupa.client.exceptions import CoupaAuthError, CoupaScopeError
-from coupa.client.scopes import DEFAULT_SCOPES
+from coupa.client.scopes import DEFAULT_SCOPES, READ_SCOPE_PROBES, scope_for_path
+from coupa.reference.registry import RESOURCES
+from coupa.sandbox import scopes as sandbox_scopes
 from tests.coupa.conftest import TOKEN
 
 pytestmark = pytest.mark.django_db
@@ -24,6 +27,36 @@ def _refuse_scopes(request: httpx.Request) -> httpx.Response:
     if requested & REFUSED:
         return httpx.Response(400, json={"error": "invalid_scope"})
     return httpx.Response(200, json={"access_token": TOKEN, "expires_in": 86399})
+
+
+@pytest.mark.parametrize("resource", list(RESOURCES))
+def test_read_scope_agrees_with_the_sandbox(resource: str) -> None:
+    """Each resource the product reads needs, by both tables, the same scope, which it requests."""
+    path = RESOURCES[resource].path
+    assert path in sandbox_scopes.READ_SCOPES, f"the sandbox does not serve /api/{path}"
+    expected = sandbox_scopes.READ_SCOPES[path]
+    assert scope_for_path("GET", f"/api/{path}") == expected
+    assert scope_for_path("GET", f"/api/{path}/7?fields=id") == expected
+    assert expected in DEFAULT_SCOPES
+
+
+def test_default_scopes_are_known_to_and_granted_by_the_sandbox() -> None:
+    """Every scope the integration requests exists and the sandbox's default client has it."""
+    assert set(DEFAULT_SCOPES) <= sandbox_scopes.KNOWN_SCOPES
+    assert set(DEFAULT_SCOPES) <= set(sandbox_scopes.DEFAULT_CLIENT_SCOPES)
+
+
+def test_scope_probes_agree_with_the_sandbox() -> None:
+    """A probe the sandbox serves needs there the scope it is meant to detect."""
+    assert set(READ_SCOPE_PROBES) <= sandbox_scopes.KNOWN_SCOPES
+    served = {
+        scope: path.removeprefix("/api/")
+        for scope, path in READ_SCOPE_PROBES.items()
+        if path.removeprefix("/api/") in sandbox_scopes.READ_SCOPES
+    }
+    assert served  # the reference-data probes at least
+    for scope, resource in served.items():
+        assert sandbox_scopes.READ_SCOPES[resource] == scope, resource
 
 
 def test_missing_scopes_from_the_token_scope_field(

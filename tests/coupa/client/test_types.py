@@ -23,11 +23,12 @@ from coupa.client.types import (
     User,
     normalize_base_url,
 )
-from tests.coupa.conftest import CLIENT_SECRET, EXAMPLES
+from tests.coupa.conftest import CLIENT_SECRET
+from tests.support import shared_path
 
 
 def _example(name: str) -> Any:
-    return json.loads((EXAMPLES / name).read_text(), parse_float=Decimal)
+    return json.loads((shared_path("coupa-examples") / name).read_text(), parse_float=Decimal)
 
 
 def test_account_from_published_example() -> None:
