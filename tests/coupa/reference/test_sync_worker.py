@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +20,7 @@ from coupa.reference.sync import STALE_MESSAGE, sync_request, sync_run_live
 from coupa.sandbox.testing import running_sandbox
 from integrations.models import Connection, SyncRun
 from tests.coupa.support import load_charts, stored_ids
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import REPO_ROOT
 
 pytestmark = [pytest.mark.worker, pytest.mark.postgres, pytest.mark.sandbox]
 
@@ -47,7 +45,7 @@ def start_worker() -> Iterator[Callable[[str], subprocess.Popen[str]]]:
         proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "spendflo", "worker", "--pool", "solo",
              "--loglevel", "WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+            cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
         )
         procs.append(proc)
         return proc
