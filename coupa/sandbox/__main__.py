@@ -114,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--burst", type=int, default=20, help="token-bucket burst (default 20)")
     g.add_argument(
+        "--manual-clock",
+        action="store_true",
+        help="the rate limit's clock stands still until POST /_sandbox/clock advances it (tests)",
+    )
+    g.add_argument(
         "--latency-ms", type=float, default=0.0, help="added latency per /api/ and /oauth2/ call"
     )
     g.add_argument(
@@ -189,6 +194,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         scope_mode=args.scope_mode,
         rate=args.rate,
         burst=args.burst,
+        manual_clock=args.manual_clock,
         latency_ms=args.latency_ms,
         latency_jitter_ms=args.latency_jitter_ms,
         faults=faults,

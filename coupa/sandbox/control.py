@@ -1,4 +1,4 @@
-"""The control API under /_sandbox/ (JSON): stats, reset, faults, mutations, clients, tokens.
+"""The control API under /_sandbox/ (JSON): stats, reset, faults, mutations, clients, tokens, clock.
 
 It is never under /api/, never rate limited, faulted or counted, and needs no
 token: the sandbox only listens on loopback by default.
@@ -177,6 +177,17 @@ def control_routes(state: SandboxState) -> list[BaseRoute]:
                 return _bad(str(exc))
         return JSONResponse(state.settings())
 
+    async def clock(request: Request) -> Response:
+        if state.clock is None:
+            return _bad("the rate limit uses the real clock; start with --manual-clock")
+        if request.method == "POST":
+            body = await _body(request)
+            try:
+                state.clock.advance(float(body.get("advance", 0)))
+            except (ValueError, TypeError, AttributeError) as exc:
+                return _bad(str(exc))
+        return JSONResponse({"now": state.clock()})
+
     async def save(request: Request) -> Response:
         if state.config.state_file is None:
             return _bad("no --state-file configured")
@@ -198,5 +209,6 @@ def control_routes(state: SandboxState) -> list[BaseRoute]:
         Route("/_sandbox/tokens/revoke", tokens_revoke, methods=["POST"]),
         Route("/_sandbox/tokens/expire", tokens_expire, methods=["POST"]),
         Route("/_sandbox/settings", settings, methods=["GET", "POST"]),
+        Route("/_sandbox/clock", clock, methods=["GET", "POST"]),
         Route("/_sandbox/save", save, methods=["POST"]),
     ]

@@ -1,7 +1,8 @@
 """Fault injection for /api/ calls: 503s, 429 storms, slow responses, resets, bad JSON.
 
 Faults fire by probability (seeded, so a run is repeatable for the same request
-order) or deterministically from a queue (`next`), which is what tests use.
+order) or deterministically from a queue (`next`), which is what tests use; a queued
+"none" lets one request through, so a fault can be aimed at, say, the third request.
 A 429 storm answers the next `storm_length` requests with 429.
 """
 
@@ -22,6 +23,8 @@ FAULT_KINDS: tuple[str, ...] = (
     "truncate",  # body cut in half, with a Content-Length matching the cut body
     "malformed",  # 200 with a body that is not JSON
 )
+#: A `next` queue entry that lets one request through unharmed.
+NO_FAULT = "none"
 
 
 @dataclass
@@ -82,9 +85,11 @@ class FaultInjector:
                 s.apply_to = tuple(str(p) for p in value)
             elif key == "next":
                 kinds = [value] if isinstance(value, str) else list(value)
-                bad = [k for k in kinds if k not in FAULT_KINDS]
+                bad = [k for k in kinds if k not in FAULT_KINDS and k != NO_FAULT]
                 if bad:
-                    raise ValueError(f"unknown fault kinds {bad}; use {list(FAULT_KINDS)}")
+                    raise ValueError(
+                        f"unknown fault kinds {bad}; use {list(FAULT_KINDS)} or {NO_FAULT!r}"
+                    )
                 s.queue.extend(kinds)
             elif key != "clear":
                 raise ValueError(
@@ -103,7 +108,8 @@ class FaultInjector:
             return "storm_429"
         kind: str | None = None
         if self.settings.queue:
-            kind = self.settings.queue.popleft()
+            queued = self.settings.queue.popleft()
+            kind = None if queued == NO_FAULT else queued
         else:
             for k in FAULT_KINDS:
                 rate = self.settings.rates.get(k, 0.0)

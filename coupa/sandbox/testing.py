@@ -89,6 +89,10 @@ class SandboxHandle:
         result: dict[str, Any] = self._call("POST", "settings", json=changes)
         return result
 
+    def advance_clock(self, seconds: float) -> float:
+        """Move the rate limit's clock forward (needs `manual_clock=True`); return its reading."""
+        return float(self._call("POST", "clock", json={"advance": seconds})["now"])
+
     # -- faults ------------------------------------------------------------
 
     def set_faults(self, **faults: Any) -> dict[str, Any]:
@@ -96,7 +100,8 @@ class SandboxHandle:
 
         Kinds: error_503, storm_429, slow, reset, incomplete, truncate, malformed
         (probabilities 0..1); also storm_length, slow_seconds, apply_to, next
-        (a list of kinds the next matching requests get, in order).
+        (a list of kinds the next matching requests get, in order; "none" lets one
+        through). A slow response ends early when the client hangs up.
         """
         result: dict[str, Any] = self._call("POST", "faults", json=faults)
         return result
