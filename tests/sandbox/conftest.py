@@ -42,13 +42,23 @@ def sandbox() -> Iterator[SandboxHandle]:
         yield sb
 
 
-@pytest.fixture
-def fresh_sandbox() -> Iterator[SandboxHandle]:
-    """A sandbox of its own for tests that change data, settings or faults."""
+@pytest.fixture(scope="session")
+def _fresh_sandbox_process() -> Iterator[SandboxHandle]:
     with running_sandbox(
         seed=7, anchor_date=ANCHOR_DATE, rate=0, accounts=120, suppliers=80, items=150
     ) as sb:
         yield sb
+
+
+@pytest.fixture
+def fresh_sandbox(_fresh_sandbox_process: SandboxHandle) -> SandboxHandle:
+    """A sandbox in its start-up state for tests that change data, settings or faults.
+
+    One process for the session, reset before each test: data from the seed; clients,
+    scopes, tokens, faults, limits, settings and statistics as at start-up.
+    """
+    _fresh_sandbox_process.reset(tokens=True)
+    return _fresh_sandbox_process
 
 
 class Api:
