@@ -122,7 +122,7 @@ def password() -> str:
 def coupa_sandbox() -> Iterator[Any]:
     """One Coupa sandbox process for the session (ephemeral port, default data, no rate limit).
 
-    Tests that change its data or clients must undo it or use their own `running_sandbox`.
+    Use it through `sandbox_allowed`, which resets it before each test.
     """
     from coupa.sandbox.testing import running_sandbox
 
@@ -132,7 +132,12 @@ def coupa_sandbox() -> Iterator[Any]:
 
 @pytest.fixture
 def sandbox_allowed(settings: Any, coupa_sandbox: Any) -> Any:
-    """Allow connecting to the session sandbox (as `make run`'s .env does) with fast retries."""
+    """Allow connecting to the session sandbox (as `make run`'s .env does) with fast retries.
+
+    The sandbox is reset first (data from the seed; clients, scopes, tokens, faults,
+    settings and statistics as at start-up), so a test may change any of it freely.
+    """
+    coupa_sandbox.reset(tokens=True)
     settings.COUPA_ALLOWED_HOSTS = [*settings.COUPA_ALLOWED_HOSTS, coupa_sandbox.base_url]
     settings.COUPA_RETRY_ATTEMPTS = 2
     settings.COUPA_RETRY_DEADLINE = 2.0
