@@ -42,10 +42,17 @@ MODELS = {
 }
 
 
-@pytest.fixture
-def sandbox() -> Iterator[SandboxHandle]:
+@pytest.fixture(scope="module")
+def _sandbox_process() -> Iterator[SandboxHandle]:
     with running_sandbox(rate=0, **SIZES) as handle:
         yield handle
+
+
+@pytest.fixture
+def sandbox(_sandbox_process: SandboxHandle) -> SandboxHandle:
+    """The module's sandbox in its start-up state (data, clients, scopes, tokens, faults)."""
+    _sandbox_process.reset(tokens=True)
+    return _sandbox_process
 
 
 @pytest.fixture
@@ -294,8 +301,7 @@ def test_deselect_and_reselect_keeps_accounts_and_their_choices(connection, admi
     assert run.state == SyncRun.State.SUCCEEDED
     assert Account.objects.filter(connection=connection, chart=b, active=True).count() == count_b
 
-    with pytest.MonkeyPatch.context():
-        run = charts_select(connection=connection, chart_ids=[a.pk, b.pk], user=admin_user)
+    run = charts_select(connection=connection, chart_ids=[a.pk, b.pk], user=admin_user)
     assert run is not None and run.trigger == SyncRun.Trigger.CHART_CHANGE
     run.refresh_from_db()
     assert run.state == SyncRun.State.SUCCEEDED, run.error  # eager Celery ran it on commit
