@@ -130,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--storm-length", type=int, default=10, help="requests per 429 storm (default 10)"
     )
+    g.add_argument(
+        "--storm-retry-after",
+        type=int,
+        default=1,
+        help="Retry-After of storm 429s, whole seconds; 0 = retry at once (default 1)",
+    )
     g.add_argument("--fault-slow", type=float, default=0.0, help="answer after --slow-seconds")
     g.add_argument(
         "--slow-seconds", type=float, default=5.0, help="delay of slow responses (default 5)"
@@ -180,6 +186,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
             "malformed": args.fault_malformed,
         },
         storm_length=args.storm_length,
+        storm_retry_after=args.storm_retry_after,
         slow_seconds=args.slow_seconds,
         apply_to=tuple(p.strip() for p in args.fault_paths.split(",") if p.strip()),
     )

@@ -192,7 +192,7 @@ class SandboxApp:
                     send_counting,
                     429,
                     _error_body("rate-limit", "Rate limit exceeded"),
-                    [(b"retry-after", b"1")],
+                    [(b"retry-after", str(st.faults.settings.storm_retry_after).encode())],
                 )
                 return
             if fault == "error_503":

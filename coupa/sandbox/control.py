@@ -100,6 +100,19 @@ def control_routes(state: SandboxState) -> list[BaseRoute]:
             {"resource": resource, "active_only": active_only, "count": len(ids), "ids": ids}
         )
 
+    async def resource_records(request: Request) -> Response:
+        resource = request.path_params["resource"]
+        active_only = request.query_params.get("active", "false").lower() in ("1", "true", "yes")
+        store = state.store
+        try:
+            coll = store.collection(resource)
+            ids = store.active_ids(resource, active_only)
+        except MutationError as exc:
+            return _bad(str(exc), 404)
+        sel = store.renderer.named(resource, "full")
+        body = store.renderer.render_list(sel, (coll.records[i] for i in ids))
+        return Response(body.encode(), media_type="application/json")
+
     async def resource_record(request: Request) -> Response:
         resource = request.path_params["resource"]
         raw_id = request.path_params["rec_id"]
@@ -203,6 +216,7 @@ def control_routes(state: SandboxState) -> list[BaseRoute]:
         Route("/_sandbox/mutate", mutate, methods=["POST"]),
         Route("/_sandbox/resources", resources),
         Route("/_sandbox/resources/{resource}/ids", resource_ids),
+        Route("/_sandbox/resources/{resource}/records", resource_records),
         Route("/_sandbox/resources/{resource}/{rec_id}", resource_record),
         Route("/_sandbox/clients", clients, methods=["GET", "POST"]),
         Route("/_sandbox/clients/{client_id}/scopes", client_scopes, methods=["GET", "POST"]),

@@ -33,6 +33,7 @@ class FaultSettings:
 
     rates: dict[str, float] = field(default_factory=dict)
     storm_length: int = 10
+    storm_retry_after: int = 1  # whole seconds; 0 asks for a retry at once (tests)
     slow_seconds: float = 5.0
     apply_to: tuple[str, ...] = ("/api/",)
     queue: deque[str] = field(default_factory=deque)
@@ -42,6 +43,7 @@ class FaultSettings:
         return {
             **{k: self.rates.get(k, 0.0) for k in FAULT_KINDS},
             "storm_length": self.storm_length,
+            "storm_retry_after": self.storm_retry_after,
             "slow_seconds": self.slow_seconds,
             "apply_to": list(self.apply_to),
             "next": list(self.queue),
@@ -79,6 +81,8 @@ class FaultInjector:
                 s.rates[key] = rate
             elif key == "storm_length":
                 s.storm_length = max(1, int(value))
+            elif key == "storm_retry_after":
+                s.storm_retry_after = max(0, int(value))
             elif key == "slow_seconds":
                 s.slow_seconds = max(0.0, float(value))
             elif key == "apply_to":
@@ -93,7 +97,7 @@ class FaultInjector:
                 s.queue.extend(kinds)
             elif key != "clear":
                 raise ValueError(
-                    f"unknown fault setting {key!r}; use {list(FAULT_KINDS)} or storm_length, slow_seconds, apply_to, next"
+                    f"unknown fault setting {key!r}; use {list(FAULT_KINDS)} or storm_length, storm_retry_after, slow_seconds, apply_to, next"
                 )
 
     def applies(self, path: str) -> bool:
@@ -124,4 +128,6 @@ class FaultInjector:
 
 
 def _copy(s: FaultSettings) -> FaultSettings:
-    return FaultSettings(dict(s.rates), s.storm_length, s.slow_seconds, s.apply_to, deque(s.queue))
+    return FaultSettings(
+        dict(s.rates), s.storm_length, s.storm_retry_after, s.slow_seconds, s.apply_to, deque(s.queue)
+    )

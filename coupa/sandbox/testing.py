@@ -99,7 +99,7 @@ class SandboxHandle:
         """Merge fault settings, e.g. `set_faults(error_503=0.5)` or `set_faults(next=["reset"])`.
 
         Kinds: error_503, storm_429, slow, reset, incomplete, truncate, malformed
-        (probabilities 0..1); also storm_length, slow_seconds, apply_to, next
+        (probabilities 0..1); also storm_length, storm_retry_after, slow_seconds, apply_to, next
         (a list of kinds the next matching requests get, in order; "none" lets one
         through). A slow response ends early when the client hangs up.
         """
@@ -153,6 +153,13 @@ class SandboxHandle:
         """Return how many records (or active records) a resource has."""
         counts = self._call("GET", "resources")[resource]
         return int(counts["active" if active_only else "total"])
+
+    def records(self, resource: str, *, active_only: bool = False) -> list[dict[str, Any]]:
+        """Return every record (or every active one) as the API renders it in full, by id."""
+        recs: list[dict[str, Any]] = self._call(
+            "GET", f"resources/{resource}/records", params={"active": str(active_only).lower()}
+        )
+        return recs
 
     def record(self, resource: str, rec_id: int) -> dict[str, Any]:
         """Return one record as the API renders it in full."""

@@ -85,6 +85,16 @@ def test_error_503_and_storm(fresh_sandbox: SandboxHandle, make_api: Any) -> Non
     assert stats["rate_limited"] == 0
 
 
+def test_storm_retry_after_is_configurable(fresh_sandbox: SandboxHandle, make_api: Any) -> None:
+    """Storm 429s say Retry-After: 1 by default; storm_retry_after=0 asks for a retry at once."""
+    api = make_api(fresh_sandbox)
+    fresh_sandbox.set_faults(storm_length=1, next=["storm_429"])
+    assert api.get("/api/uoms").headers["Retry-After"] == "1"
+    fresh_sandbox.set_faults(storm_retry_after=0, next=["storm_429"])
+    assert api.get("/api/uoms").headers["Retry-After"] == "0"
+    assert fresh_sandbox.set_faults()["storm_retry_after"] == 0
+
+
 def test_faults_apply_to_api_only(fresh_sandbox: SandboxHandle, make_api: Any) -> None:
     """Token requests are not faulted by default."""
     fresh_sandbox.set_faults(error_503=1.0)
