@@ -65,7 +65,10 @@ def _big_sandbox_process() -> Iterator[SandboxHandle]:
 
 @pytest.fixture
 def big_sandbox(_big_sandbox_process: SandboxHandle) -> SandboxHandle:
-    """The module's 5,000-item sandbox in its start-up state (data, clients, tokens, faults)."""
+    """The module's 5,000-item sandbox in its start-up state (data, clients, tokens, faults).
+
+    Tests that need no more than the default data use the session's (`sandbox_allowed`).
+    """
     _big_sandbox_process.reset(tokens=True)
     return _big_sandbox_process
 
@@ -127,40 +130,40 @@ def test_records_changing_mid_walk_against_the_sandbox(big_sandbox: SandboxHandl
 
 
 @pytest.mark.parametrize("scope_mode", ["list", "no-scope-field", "invalid-scope"])
-def test_missing_scopes_in_every_scope_mode(big_sandbox: SandboxHandle, scope_mode: str) -> None:
+def test_missing_scopes_in_every_scope_mode(sandbox_allowed: SandboxHandle, scope_mode: str) -> None:
     """The sandbox's three ways of reporting scopes all yield the missing one."""
-    big_sandbox.settings(scope_mode=scope_mode)
+    sandbox_allowed.settings(scope_mode=scope_mode)
     narrow = list(DEFAULT_SCOPES)
     narrow.remove("core.supplier.read")
-    big_sandbox.add_client("narrow", "narrow-secret", scopes=narrow)
+    sandbox_allowed.add_client("narrow", "narrow-secret", scopes=narrow)
     suffix = f"{scope_mode}-{time.time_ns()}"
     config = _config(
-        big_sandbox, f"narrow-{suffix}", client_id="narrow", client_secret="narrow-secret"
+        sandbox_allowed, f"narrow-{suffix}", client_id="narrow", client_secret="narrow-secret"
     )
     with CoupaClient(config) as client:
         assert client.missing_scopes() == ["core.supplier.read"]
-    with CoupaClient(_config(big_sandbox, f"full-{suffix}")) as client:
+    with CoupaClient(_config(sandbox_allowed, f"full-{suffix}")) as client:
         assert client.missing_scopes() == []
 
 
-def test_revoked_token_is_refreshed_once(big_sandbox: SandboxHandle) -> None:
+def test_revoked_token_is_refreshed_once(sandbox_allowed: SandboxHandle) -> None:
     """Tokens revoked mid-walk: one 401, one new token, the walk goes on."""
     stats = RequestStats()
     key = f"sandbox-revoke-{time.time_ns()}"
-    with CoupaClient(_config(big_sandbox, key), stats=stats) as client:
+    with CoupaClient(_config(sandbox_allowed, key), stats=stats) as client:
         walk = client.iter_records(types.Item, concurrent=False)
         seen = [item.id for _, item in zip(range(120), walk, strict=False)]
-        big_sandbox.revoke_tokens()
+        sandbox_allowed.revoke_tokens()
         seen += [item.id for item in walk]
-    assert sorted(seen) == big_sandbox.ids("items")
+    assert sorted(seen) == sandbox_allowed.ids("items")
     assert stats.as_dict()["token_requests"] == 2
 
 
-def test_every_declared_query_is_accepted_by_the_sandbox(big_sandbox: SandboxHandle) -> None:
+def test_every_declared_query_is_accepted_by_the_sandbox(sandbox_allowed: SandboxHandle) -> None:
     """What syncs send for each declared resource (its fields, its active filter and the
     keyset parameters) is accepted and parsed, and a chart's accounts filter by chart."""
     key = f"sandbox-fields-{time.time_ns()}"
-    with CoupaClient(_config(big_sandbox, key), concurrency=1) as client:
+    with CoupaClient(_config(sandbox_allowed, key), concurrency=1) as client:
         for spec in RESOURCES.values():
             records = list(
                 client.iter_records(
@@ -182,7 +185,7 @@ def test_every_declared_query_is_accepted_by_the_sandbox(big_sandbox: SandboxHan
         )
         assert accounts
         assert {a.account_type_id for a in accounts} == {chart.id}
-    assert "400" not in big_sandbox.stats()["by_status"]
+    assert "400" not in sandbox_allowed.stats()["by_status"]
 
 
 # --- two worker processes share the instance's budget ---------------------------------
