@@ -43,12 +43,16 @@ logger = logging.getLogger(__name__)
 _REDIS_TTL_SECONDS = 3600
 
 # KEYS[1]: bucket hash. ARGV: rate, burst, penalty factor, mode ("reserve" | "penalize"),
-# pause seconds, penalty seconds. Uses the Redis clock so that hosts with drifting clocks
-# still share one timeline. Returns the wait in seconds as a string (Lua numbers would be
-# truncated to integers on the way back).
+# pause seconds, penalty seconds, now ("" for the Redis clock). Uses the Redis clock so
+# that hosts with drifting clocks still share one timeline; only tests pass `now`.
+# Returns the wait in seconds as a string (Lua numbers would be truncated to integers on
+# the way back).
 _LUA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local now = tonumber(ARGV[7])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local tat = tonumber(redis.call('HGET', KEYS[1], 'tat')) or now
@@ -110,21 +114,36 @@ class BucketStore(Protocol):
 
 
 class RedisBucketStore:
-    """Bucket state in a Redis hash, changed by one Lua script (atomic, server clock)."""
+    """Bucket state in a Redis hash, changed by one Lua script (atomic, server clock).
 
-    def __init__(self, url: str, *, prefix: str = "spendflo:coupa:ratelimit:") -> None:
+    `clock` is for tests: it replaces the Redis server's clock, which every process
+    shares and production always uses.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "spendflo:coupa:ratelimit:",
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         import redis  # local: the DB-only mode must not need a Redis client configured
 
         self._redis: Any = redis.Redis.from_url(url)
         self._script: Any = self._redis.register_script(_LUA)
         self._prefix = prefix
+        self._clock = clock
 
     def _key(self, host: str) -> str:
         return self._prefix + host
 
+    def _now(self) -> str:
+        return "" if self._clock is None else repr(self._clock())
+
     def reserve(self, host: str, rate: float, burst: int, penalty_factor: float) -> float:
         result = self._script(
-            keys=[self._key(host)], args=[rate, burst, penalty_factor, "reserve", 0, 0]
+            keys=[self._key(host)],
+            args=[rate, burst, penalty_factor, "reserve", 0, 0, self._now()],
         )
         return float(result)
 
@@ -139,7 +158,7 @@ class RedisBucketStore:
     ) -> None:
         self._script(
             keys=[self._key(host)],
-            args=[rate, burst, penalty_factor, "penalize", pause, penalty_seconds],
+            args=[rate, burst, penalty_factor, "penalize", pause, penalty_seconds, self._now()],
         )
 
     def reset(self, host: str) -> None:

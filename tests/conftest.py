@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -49,6 +50,28 @@ def _celery_eager(request: pytest.FixtureRequest) -> Iterator[None]:
     celery_app.conf.task_eager_propagates = True
     yield
     celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cache_of_this_run() -> None:
+    # With Redis the cache outlives a test run. Tokens are cached per connection id and
+    # sandbox URL, both of which a later run can meet again (ids restart with the test
+    # database, ports get reused); this run's own key prefix keeps them apart.
+    from django.test.signals import clear_cache_handlers
+
+    prefix = f"spendflo-test-{uuid.uuid4().hex[:12]}"
+    for cache in django_settings.CACHES.values():
+        cache["KEY_PREFIX"] = prefix
+    clear_cache_handlers(setting="CACHES")
+
+
+@pytest.fixture(autouse=True)
+def _coupa_delays_near_zero(settings: Any) -> None:
+    # Backoffs and the post-429 slowdown at production values would make a test wait
+    # seconds for every retry; tests count retries, they never wait them out.
+    settings.COUPA_BACKOFF_BASE = 0.001
+    settings.COUPA_BACKOFF_MAX = 0.01
+    settings.COUPA_RATE_PENALTY_SECONDS = 0.5
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -122,7 +145,7 @@ def password() -> str:
 def coupa_sandbox() -> Iterator[Any]:
     """One Coupa sandbox process for the session (ephemeral port, default data, no rate limit).
 
-    Tests that change its data or clients must undo it or use their own `running_sandbox`.
+    Use it through `sandbox_allowed`, which resets it before each test.
     """
     from coupa.sandbox.testing import running_sandbox
 
@@ -132,7 +155,12 @@ def coupa_sandbox() -> Iterator[Any]:
 
 @pytest.fixture
 def sandbox_allowed(settings: Any, coupa_sandbox: Any) -> Any:
-    """Allow connecting to the session sandbox (as `make run`'s .env does) with fast retries."""
+    """Allow connecting to the session sandbox (as `make run`'s .env does) with fast retries.
+
+    The sandbox is reset first (data from the seed; clients, scopes, tokens, faults,
+    settings and statistics as at start-up), so a test may change any of it freely.
+    """
+    coupa_sandbox.reset(tokens=True)
     settings.COUPA_ALLOWED_HOSTS = [*settings.COUPA_ALLOWED_HOSTS, coupa_sandbox.base_url]
     settings.COUPA_RETRY_ATTEMPTS = 2
     settings.COUPA_RETRY_DEADLINE = 2.0

@@ -50,7 +50,7 @@ from coupa.client.paging import PAGE_SIZE, Page, concurrent_pages, keyset_pages
 from coupa.client.scopes import READ_SCOPE_PROBES, scope_for_path
 from coupa.client.stats import RequestStats
 from coupa.client.types import ConnectionConfig, CoupaRecord
-from integrations.netguard import UnsafeAddressError
+from integrations.netguard import UnsafeAddressError, tls_context
 from integrations.ratelimit import RateLimiter, shared_limiter
 
 __all__ = ["CoupaClient", "FieldSpec", "format_datetime"]
@@ -165,6 +165,7 @@ class CoupaClient:
                 pool=self._read_timeout,
             ),
             transport=transport,
+            verify=tls_context(),  # for the default transport; an explicit one has its own
             limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
             # Both headers, naming the same format (coupa-api.md §1, §9.4).
             headers={"Accept": "application/json", "Content-Type": "application/json"},

@@ -115,6 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--burst", type=int, default=20, help="token-bucket burst (default 20)")
     g.add_argument(
+        "--manual-clock",
+        action="store_true",
+        help="the rate limit's clock stands still until POST /_sandbox/clock advances it (tests)",
+    )
+    g.add_argument(
         "--latency-ms", type=float, default=0.0, help="added latency per /api/ and /oauth2/ call"
     )
     g.add_argument(
@@ -125,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--fault-429-storm", type=float, default=0.0, help="start a 429 storm")
     g.add_argument(
         "--storm-length", type=int, default=10, help="requests per 429 storm (default 10)"
+    )
+    g.add_argument(
+        "--storm-retry-after",
+        type=int,
+        default=1,
+        help="Retry-After of storm 429s, whole seconds; 0 = retry at once (default 1)",
     )
     g.add_argument("--fault-slow", type=float, default=0.0, help="answer after --slow-seconds")
     g.add_argument(
@@ -176,6 +187,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
             "malformed": args.fault_malformed,
         },
         storm_length=args.storm_length,
+        storm_retry_after=args.storm_retry_after,
         slow_seconds=args.slow_seconds,
         apply_to=tuple(p.strip() for p in args.fault_paths.split(",") if p.strip()),
     )
@@ -190,6 +202,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         scope_mode=args.scope_mode,
         rate=args.rate,
         burst=args.burst,
+        manual_clock=args.manual_clock,
         latency_ms=args.latency_ms,
         latency_jitter_ms=args.latency_jitter_ms,
         faults=faults,

@@ -96,6 +96,22 @@ async def _wait_disconnected(receive: Receive) -> None:
         await asyncio.sleep(0.005)
 
 
+async def _sleep_unless_disconnected(receive: Receive, seconds: float) -> bool:
+    """Sleep `seconds`, or less if the client hangs up first; return whether it is still there.
+
+    A client that timed out (or died) closes its connection; a real server stops working
+    on its request then, and so does a slow fault, so that nothing lingers until shutdown.
+    """
+    cycle = getattr(receive, "__self__", None)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (left := deadline - loop.time()) > 0:
+        if getattr(cycle, "disconnected", False):
+            return False
+        await asyncio.sleep(min(left, 0.02))
+    return not getattr(cycle, "disconnected", False)
+
+
 class FaultAbort(Exception):
     """Raised to make the server drop a connection when the transport is unreachable."""
 
@@ -176,7 +192,7 @@ class SandboxApp:
                     send_counting,
                     429,
                     _error_body("rate-limit", "Rate limit exceeded"),
-                    [(b"retry-after", b"1")],
+                    [(b"retry-after", str(st.faults.settings.storm_retry_after).encode())],
                 )
                 return
             if fault == "error_503":
@@ -188,8 +204,10 @@ class SandboxApp:
             if st.latency_ms or st.latency_jitter_ms:
                 jitter = self._rng.uniform(-st.latency_jitter_ms, st.latency_jitter_ms)
                 await asyncio.sleep(max(0.0, st.latency_ms + jitter) / 1000)
-            if fault == "slow":
-                await asyncio.sleep(st.faults.settings.slow_seconds)
+            if fault == "slow" and not await _sleep_unless_disconnected(
+                receive, st.faults.settings.slow_seconds
+            ):
+                return
             if fault in ("incomplete", "truncate", "malformed"):
                 await self._mangled(scope, receive, send_counting, fault)
             else:

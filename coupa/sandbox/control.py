@@ -1,4 +1,4 @@
-"""The control API under /_sandbox/ (JSON): stats, reset, faults, mutations, clients, tokens.
+"""The control API under /_sandbox/ (JSON): stats, reset, faults, mutations, clients, tokens, clock.
 
 It is never under /api/, never rate limited, faulted or counted, and needs no
 token: the sandbox only listens on loopback by default.
@@ -100,6 +100,19 @@ def control_routes(state: SandboxState) -> list[BaseRoute]:
             {"resource": resource, "active_only": active_only, "count": len(ids), "ids": ids}
         )
 
+    async def resource_records(request: Request) -> Response:
+        resource = request.path_params["resource"]
+        active_only = request.query_params.get("active", "false").lower() in ("1", "true", "yes")
+        store = state.store
+        try:
+            coll = store.collection(resource)
+            ids = store.active_ids(resource, active_only)
+        except MutationError as exc:
+            return _bad(str(exc), 404)
+        sel = store.renderer.named(resource, "full")
+        body = store.renderer.render_list(sel, (coll.records[i] for i in ids))
+        return Response(body.encode(), media_type="application/json")
+
     async def resource_record(request: Request) -> Response:
         resource = request.path_params["resource"]
         raw_id = request.path_params["rec_id"]
@@ -177,6 +190,17 @@ def control_routes(state: SandboxState) -> list[BaseRoute]:
                 return _bad(str(exc))
         return JSONResponse(state.settings())
 
+    async def clock(request: Request) -> Response:
+        if state.clock is None:
+            return _bad("the rate limit uses the real clock; start with --manual-clock")
+        if request.method == "POST":
+            body = await _body(request)
+            try:
+                state.clock.advance(float(body.get("advance", 0)))
+            except (ValueError, TypeError, AttributeError) as exc:
+                return _bad(str(exc))
+        return JSONResponse({"now": state.clock()})
+
     async def save(request: Request) -> Response:
         if state.config.state_file is None:
             return _bad("no --state-file configured")
@@ -192,11 +216,13 @@ def control_routes(state: SandboxState) -> list[BaseRoute]:
         Route("/_sandbox/mutate", mutate, methods=["POST"]),
         Route("/_sandbox/resources", resources),
         Route("/_sandbox/resources/{resource}/ids", resource_ids),
+        Route("/_sandbox/resources/{resource}/records", resource_records),
         Route("/_sandbox/resources/{resource}/{rec_id}", resource_record),
         Route("/_sandbox/clients", clients, methods=["GET", "POST"]),
         Route("/_sandbox/clients/{client_id}/scopes", client_scopes, methods=["GET", "POST"]),
         Route("/_sandbox/tokens/revoke", tokens_revoke, methods=["POST"]),
         Route("/_sandbox/tokens/expire", tokens_expire, methods=["POST"]),
         Route("/_sandbox/settings", settings, methods=["GET", "POST"]),
+        Route("/_sandbox/clock", clock, methods=["GET", "POST"]),
         Route("/_sandbox/save", save, methods=["POST"]),
     ]

@@ -1,7 +1,8 @@
 """Fault injection for /api/ calls: 503s, 429 storms, slow responses, resets, bad JSON.
 
 Faults fire by probability (seeded, so a run is repeatable for the same request
-order) or deterministically from a queue (`next`), which is what tests use.
+order) or deterministically from a queue (`next`), which is what tests use; a queued
+"none" lets one request through, so a fault can be aimed at, say, the third request.
 A 429 storm answers the next `storm_length` requests with 429.
 """
 
@@ -22,6 +23,8 @@ FAULT_KINDS: tuple[str, ...] = (
     "truncate",  # body cut in half, with a Content-Length matching the cut body
     "malformed",  # 200 with a body that is not JSON
 )
+#: A `next` queue entry that lets one request through unharmed.
+NO_FAULT = "none"
 
 
 @dataclass
@@ -30,6 +33,7 @@ class FaultSettings:
 
     rates: dict[str, float] = field(default_factory=dict)
     storm_length: int = 10
+    storm_retry_after: int = 1  # whole seconds; 0 asks for a retry at once (tests)
     slow_seconds: float = 5.0
     apply_to: tuple[str, ...] = ("/api/",)
     queue: deque[str] = field(default_factory=deque)
@@ -39,6 +43,7 @@ class FaultSettings:
         return {
             **{k: self.rates.get(k, 0.0) for k in FAULT_KINDS},
             "storm_length": self.storm_length,
+            "storm_retry_after": self.storm_retry_after,
             "slow_seconds": self.slow_seconds,
             "apply_to": list(self.apply_to),
             "next": list(self.queue),
@@ -76,19 +81,23 @@ class FaultInjector:
                 s.rates[key] = rate
             elif key == "storm_length":
                 s.storm_length = max(1, int(value))
+            elif key == "storm_retry_after":
+                s.storm_retry_after = max(0, int(value))
             elif key == "slow_seconds":
                 s.slow_seconds = max(0.0, float(value))
             elif key == "apply_to":
                 s.apply_to = tuple(str(p) for p in value)
             elif key == "next":
                 kinds = [value] if isinstance(value, str) else list(value)
-                bad = [k for k in kinds if k not in FAULT_KINDS]
+                bad = [k for k in kinds if k not in FAULT_KINDS and k != NO_FAULT]
                 if bad:
-                    raise ValueError(f"unknown fault kinds {bad}; use {list(FAULT_KINDS)}")
+                    raise ValueError(
+                        f"unknown fault kinds {bad}; use {list(FAULT_KINDS)} or {NO_FAULT!r}"
+                    )
                 s.queue.extend(kinds)
             elif key != "clear":
                 raise ValueError(
-                    f"unknown fault setting {key!r}; use {list(FAULT_KINDS)} or storm_length, slow_seconds, apply_to, next"
+                    f"unknown fault setting {key!r}; use {list(FAULT_KINDS)} or storm_length, storm_retry_after, slow_seconds, apply_to, next"
                 )
 
     def applies(self, path: str) -> bool:
@@ -103,7 +112,8 @@ class FaultInjector:
             return "storm_429"
         kind: str | None = None
         if self.settings.queue:
-            kind = self.settings.queue.popleft()
+            queued = self.settings.queue.popleft()
+            kind = None if queued == NO_FAULT else queued
         else:
             for k in FAULT_KINDS:
                 rate = self.settings.rates.get(k, 0.0)
@@ -118,4 +128,6 @@ class FaultInjector:
 
 
 def _copy(s: FaultSettings) -> FaultSettings:
-    return FaultSettings(dict(s.rates), s.storm_length, s.slow_seconds, s.apply_to, deque(s.queue))
+    return FaultSettings(
+        dict(s.rates), s.storm_length, s.storm_retry_after, s.slow_seconds, s.apply_to, deque(s.queue)
+    )

@@ -12,6 +12,27 @@ import time
 from collections.abc import Callable
 
 
+class ManualClock:
+    """A clock that stands still until `advance` moves it (`--manual-clock`).
+
+    Tests give the bucket this clock so that what is refused, and when a retry is let
+    through, depends on the requests alone and never on how fast the machine is.
+    """
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> float:
+        """Move the clock forward; return the new reading. Raises ValueError below 0."""
+        if not seconds >= 0:
+            raise ValueError("the clock only moves forward")
+        self.now += seconds
+        return self.now
+
+
 class TokenBucket:
     """A token bucket; `rate` 0 disables limiting."""
 

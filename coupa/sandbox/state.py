@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ from coupa.sandbox.auth import (
     load_clients,
 )
 from coupa.sandbox.faults import FaultInjector, FaultSettings
-from coupa.sandbox.ratelimit import TokenBucket
+from coupa.sandbox.ratelimit import ManualClock, TokenBucket
 from coupa.sandbox.resources import Registry
 from coupa.sandbox.scopes import DEFAULT_CLIENT_SCOPES
 from coupa.sandbox.stats import Stats
@@ -58,6 +59,7 @@ class SandboxConfig:
     scope_mode: ScopeMode = "list"
     rate: float = 25.0  # coupa-api.md 4: 25 requests per second, burst 20
     burst: int = 20
+    manual_clock: bool = False  # the bucket's clock moves only when told (tests)
     latency_ms: float = 0.0
     latency_jitter_ms: float = 0.0
     faults: FaultSettings = field(default_factory=FaultSettings)
@@ -78,7 +80,8 @@ class SandboxState:
         self.auth = AuthService(
             config.clients, token_ttl=config.token_ttl, scope_mode=config.scope_mode
         )
-        self.bucket = TokenBucket(config.rate, config.burst)
+        self.clock = ManualClock() if config.manual_clock else None
+        self.bucket = TokenBucket(config.rate, config.burst, clock=self.clock or time.monotonic)
         self.faults = FaultInjector(config.faults, seed=config.seed)
         self.stats = Stats()
         self.latency_ms = config.latency_ms
@@ -139,6 +142,7 @@ class SandboxState:
         return {
             "rate": self.bucket.rate,
             "burst": self.bucket.burst,
+            "manual_clock": self.clock is not None,
             "latency_ms": self.latency_ms,
             "latency_jitter_ms": self.latency_jitter_ms,
             "scope_mode": self.auth.scope_mode,

@@ -50,7 +50,8 @@ class SandboxHandle:
     _http: httpx.Client = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._http = httpx.Client(base_url=self.base_url, timeout=30.0)
+        # Plain HTTP to loopback: no TLS context to build (httpx spends ~40 ms on one).
+        self._http = httpx.Client(base_url=self.base_url, timeout=30.0, verify=False)  # noqa: S501
 
     @property
     def token_url(self) -> str:
@@ -89,14 +90,19 @@ class SandboxHandle:
         result: dict[str, Any] = self._call("POST", "settings", json=changes)
         return result
 
+    def advance_clock(self, seconds: float) -> float:
+        """Move the rate limit's clock forward (needs `manual_clock=True`); return its reading."""
+        return float(self._call("POST", "clock", json={"advance": seconds})["now"])
+
     # -- faults ------------------------------------------------------------
 
     def set_faults(self, **faults: Any) -> dict[str, Any]:
         """Merge fault settings, e.g. `set_faults(error_503=0.5)` or `set_faults(next=["reset"])`.
 
         Kinds: error_503, storm_429, slow, reset, incomplete, truncate, malformed
-        (probabilities 0..1); also storm_length, slow_seconds, apply_to, next
-        (a list of kinds the next matching requests get, in order).
+        (probabilities 0..1); also storm_length, storm_retry_after, slow_seconds, apply_to, next
+        (a list of kinds the next matching requests get, in order; "none" lets one
+        through). A slow response ends early when the client hangs up.
         """
         result: dict[str, Any] = self._call("POST", "faults", json=faults)
         return result
@@ -148,6 +154,13 @@ class SandboxHandle:
         """Return how many records (or active records) a resource has."""
         counts = self._call("GET", "resources")[resource]
         return int(counts["active" if active_only else "total"])
+
+    def records(self, resource: str, *, active_only: bool = False) -> list[dict[str, Any]]:
+        """Return every record (or every active one) as the API renders it in full, by id."""
+        recs: list[dict[str, Any]] = self._call(
+            "GET", f"resources/{resource}/records", params={"active": str(active_only).lower()}
+        )
+        return recs
 
     def record(self, resource: str, rec_id: int) -> dict[str, Any]:
         """Return one record as the API renders it in full."""

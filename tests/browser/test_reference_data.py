@@ -57,9 +57,10 @@ def tasks_in_background(monkeypatch):
 
 
 @pytest.fixture
-def slow_sandbox(settings):
-    # Latency makes a sync take a few seconds, so its progress is visible.
-    with running_sandbox("--rate", "0", "--latency-ms", "40", "--accounts", "150",
+def small_sandbox(settings):
+    # No latency needed to see a sync's progress: the background worker holds each run
+    # until the page has shown it queued.
+    with running_sandbox("--rate", "0", "--accounts", "150",
                          "--suppliers", "80", "--items", "160") as sandbox:
         settings.COUPA_ALLOWED_HOSTS = [sandbox.base_url]
         settings.COUPA_RETRY_ATTEMPTS = 3
@@ -94,13 +95,13 @@ def watch_sync(page, worker) -> None:
 
 
 def test_select_charts_import_hide_sync_and_deselect(
-    login, admin_user, live_server, slow_sandbox, tasks_in_background, page
+    login, admin_user, live_server, small_sandbox, tasks_in_background, page
 ) -> None:
     login(admin_user.email)
     page.goto(f"{live_server.url}/settings/integrations/coupa/connect/")
-    page.get_by_label("Coupa domain").fill(slow_sandbox.base_url)
-    page.get_by_label("Client ID").fill(slow_sandbox.client_id)
-    page.get_by_label("Client secret").fill(slow_sandbox.client_secret)
+    page.get_by_label("Coupa domain").fill(small_sandbox.base_url)
+    page.get_by_label("Client ID").fill(small_sandbox.client_id)
+    page.get_by_label("Client secret").fill(small_sandbox.client_secret)
     page.get_by_role("button", name="Connect").click()
     page.get_by_role("link", name="Continue").click()
 
@@ -119,9 +120,9 @@ def test_select_charts_import_hide_sync_and_deselect(
     from coupa.models import ChartOfAccounts
 
     chart_ids = list(ChartOfAccounts.objects.filter(name__in=names).values_list("external_id", flat=True))
-    assert tab_count(page, live_server, "accounts") == sandbox_active_account_count(slow_sandbox, chart_ids)
-    assert tab_count(page, live_server, "vendors") == slow_sandbox.count("suppliers", active_only=True)
-    assert tab_count(page, live_server, "items") == slow_sandbox.count("items", active_only=True)
+    assert tab_count(page, live_server, "accounts") == sandbox_active_account_count(small_sandbox, chart_ids)
+    assert tab_count(page, live_server, "vendors") == small_sandbox.count("suppliers", active_only=True)
+    assert tab_count(page, live_server, "items") == small_sandbox.count("items", active_only=True)
 
     # Hide a vendor; the toggle saves at once.
     page.goto(f"{live_server.url}/settings/integrations/coupa/records/vendors/")

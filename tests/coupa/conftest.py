@@ -40,9 +40,10 @@ class FakeLimiter:
 
 
 class FakeClock:
-    """A monotonic clock that only moves when the client sleeps."""
+    """A monotonic clock that only moves when the client sleeps (paging threads too)."""
 
     def __init__(self) -> None:
+        self.lock = threading.Lock()
         self.now = 1000.0
         self.sleeps: list[float] = []
 
@@ -50,8 +51,9 @@ class FakeClock:
         return self.now
 
     def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+        with self.lock:
+            self.sleeps.append(seconds)
+            self.now += seconds
 
 
 class FakeCollection:

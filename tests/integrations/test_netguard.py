@@ -11,7 +11,7 @@ import pytest
 from integrations.netguard import guarded_transport, parse_ip_literal
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def local_server():
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -23,7 +23,8 @@ def local_server():
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # serve_forever polls for shutdown every 0.5 s unless told otherwise.
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     yield server.server_address[1]
     server.shutdown()

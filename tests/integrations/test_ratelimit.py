@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from django.db import connection
 
 from integrations.models import RateLimitBucket
 from integrations.ratelimit import (
+    BucketStore,
     DatabaseBucketStore,
     RedisBucketStore,
     SharedRateLimiter,
@@ -42,26 +44,67 @@ def test_gcra_refills_while_idle() -> None:
     assert wait == 0.0
 
 
-@pytest.mark.django_db(transaction=True)
-def test_database_store_reserves_and_penalizes() -> None:
-    """One row per host; a 429 pauses the host and halves its rate for a while."""
-    now = [1000.0]
-    store = DatabaseBucketStore(clock=lambda: now[0])
-    waits = [store.reserve("acme.coupahost.com", 20.0, 10, 0.5) for _ in range(12)]
+class Clock:
+    """A clock that moves only when the test says so."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("database", marks=pytest.mark.django_db(transaction=True)),
+        pytest.param("redis", marks=pytest.mark.redis),
+    ]
+)
+def store_and_clock(request: pytest.FixtureRequest) -> Iterator[tuple[BucketStore, Clock]]:
+    """Each store on a fake clock (the Redis one ignores the server's clock then)."""
+    clock = Clock()
+    if request.param == "database":
+        yield DatabaseBucketStore(clock=clock), clock
+        return
+    store = RedisBucketStore(django_settings.REDIS_URL, clock=clock)
+    try:
+        yield store, clock
+    finally:
+        for host in (HOST, OTHER_HOST):
+            store.reset(host)
+
+
+HOST = f"test-{uuid.uuid4().hex}.coupahost.com"
+OTHER_HOST = f"other-{uuid.uuid4().hex}.coupahost.com"
+
+
+def test_store_reserves_and_penalizes(store_and_clock: tuple[BucketStore, Clock]) -> None:
+    """Burst, then one slot per interval; a 429 pauses the host and halves its rate for a
+    while; other hosts have their own bucket. Same behaviour in the database and Redis."""
+    store, clock = store_and_clock
+    waits = [store.reserve(HOST, 20.0, 10, 0.5) for _ in range(12)]
     assert waits[:10] == [0.0] * 10
     assert waits[10:] == pytest.approx([0.05, 0.10])
-    assert RateLimitBucket.objects.filter(host="acme.coupahost.com").count() == 1
 
-    now[0] = 2000.0  # long idle
-    store.penalize("acme.coupahost.com", 20.0, 10, 0.5, pause=3.0, penalty_seconds=60.0)
-    first = store.reserve("acme.coupahost.com", 20.0, 10, 0.5)
-    second = store.reserve("acme.coupahost.com", 20.0, 10, 0.5)
+    clock.now = 2000.0  # long idle
+    store.penalize(HOST, 20.0, 10, 0.5, pause=3.0, penalty_seconds=60.0)
+    first = store.reserve(HOST, 20.0, 10, 0.5)
+    second = store.reserve(HOST, 20.0, 10, 0.5)
     assert first == pytest.approx(3.0)
     assert second - first == pytest.approx(0.1)  # 10 rps while penalised
-    now[0] = 2100.0  # penalty over, bucket refilled
-    assert store.reserve("acme.coupahost.com", 20.0, 10, 0.5) == 0.0
-    # Other hosts have their own bucket.
-    assert store.reserve("other.coupahost.com", 20.0, 10, 0.5) == 0.0
+    clock.now = 2100.0  # penalty over, bucket refilled
+    assert store.reserve(HOST, 20.0, 10, 0.5) == 0.0
+    assert store.reserve(OTHER_HOST, 20.0, 10, 0.5) == 0.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_store_keeps_one_row_per_host() -> None:
+    """Reservations and penalties update the host's one row."""
+    store = DatabaseBucketStore(clock=Clock())
+    for _ in range(3):
+        store.reserve("acme.coupahost.com", 20.0, 10, 0.5)
+    store.penalize("acme.coupahost.com", 20.0, 10, 0.5, pause=3.0, penalty_seconds=60.0)
+    assert RateLimitBucket.objects.filter(host="acme.coupahost.com").count() == 1
 
 
 @pytest.mark.postgres
@@ -103,79 +146,75 @@ def test_shared_limiter_uses_the_database_without_redis(settings: Any) -> None:
 
 
 @pytest.mark.redis
-def test_redis_store_reserves_and_penalizes() -> None:
-    """Same behaviour in Redis (server clock, so waits are compared loosely)."""
+def test_redis_store_uses_the_server_clock_by_default() -> None:
+    """Without a clock the script reads Redis's: a burst, then slots in order.
+
+    At one request per 1,000 s, the milliseconds the calls take cannot change which
+    slot each one gets.
+    """
     store = RedisBucketStore(django_settings.REDIS_URL)
     host = f"test-{uuid.uuid4().hex}.coupahost.com"
     try:
-        waits = [store.reserve(host, 20.0, 10, 0.5) for _ in range(12)]
-        assert waits[:10] == [0.0] * 10
-        assert 0.0 < waits[10] <= 0.05
-        assert waits[11] - waits[10] == pytest.approx(0.05, abs=0.01)
-        store.penalize(host, 20.0, 10, 0.5, 3.0, 60.0)
-        first = store.reserve(host, 20.0, 10, 0.5)
-        second = store.reserve(host, 20.0, 10, 0.5)
-        assert 2.9 <= first <= 3.1
-        assert second - first == pytest.approx(0.1, abs=0.01)
+        waits = [store.reserve(host, 0.001, 3, 0.5) for _ in range(6)]
     finally:
         store.reset(host)
+    assert [round(w * 0.001) for w in waits] == [0, 0, 0, 1, 2, 3]
 
 
-# A worker process: take N slots from the shared limiter, print when each was granted.
+# A worker process: reserve N slots from the shared limiter and print the wait each one
+# was given. It never sleeps: the reservations are the behaviour under test.
 _WORKER = """
-import json, sys, time
+import json, sys
 import django
 django.setup()
-from integrations.ratelimit import shared_limiter
-limiter = shared_limiter(sys.argv[1], float(sys.argv[2]), int(sys.argv[3]))
-stamps = []
-for _ in range(int(sys.argv[4])):
-    limiter.acquire()
-    stamps.append(time.time())
-print(json.dumps(stamps))
+from integrations.ratelimit import SharedRateLimiter, default_store
+limiter = SharedRateLimiter(sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), default_store(),
+                            sleep=lambda seconds: None)
+print(json.dumps([limiter.acquire() for _ in range(int(sys.argv[4]))]))
 """
 
+# One slot per 1,000 s: the seconds the processes take to start and run are nothing next
+# to the interval, so which slot each reservation gets depends on the bucket alone.
+RATE, BURST, PER_WORKER, WORKERS = 0.001, 5, 20, 3
 
-def _run_workers(
-    host: str, rate: float, burst: int, per_worker: int, env: dict[str, str]
-) -> list[float]:
+
+def _run_workers(host: str, env: dict[str, str]) -> list[list[float]]:
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _WORKER, host, str(rate), str(burst), str(per_worker)],
+            [sys.executable, "-c", _WORKER, host, str(RATE), str(BURST), str(PER_WORKER)],
             cwd=REPO_ROOT,
             env={**os.environ, "DJANGO_SETTINGS_MODULE": "spendflo.settings", **env},
             stdout=subprocess.PIPE,
             text=True,
         )
-        for _ in range(3)
+        for _ in range(WORKERS)
     ]
-    stamps: list[float] = []
+    waits: list[list[float]] = []
     for proc in procs:
         out, _ = proc.communicate(timeout=120)
         assert proc.returncode == 0
-        stamps += json.loads(out)
-    return sorted(stamps)
+        waits.append(json.loads(out))
+    return waits
 
 
-def _max_in_window(stamps: list[float], window: float) -> int:
-    best, start = 0, 0
-    for end, stamp in enumerate(stamps):
-        while stamp - stamps[start] > window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
+def _assert_one_bucket(waits: list[list[float]]) -> None:
+    """One bucket for all: `BURST` immediate slots in total (not per process), then every
+    later slot handed out once; each process's own slots come in order."""
+    slots = sorted(round(w * RATE) for per_worker in waits for w in per_worker)
+    assert slots == [0] * BURST + list(range(1, WORKERS * PER_WORKER - BURST + 1))
+    for per_worker in waits:
+        assert per_worker == sorted(per_worker)
 
 
 @pytest.mark.redis
 def test_processes_share_one_redis_bucket() -> None:
-    """Three processes together never exceed rate x window + burst (Redis)."""
+    """Three processes draw from one Redis bucket."""
     host = f"test-{uuid.uuid4().hex}.coupahost.com"
-    stamps = _run_workers(host, 20.0, 5, 20, {"REDIS_URL": django_settings.REDIS_URL})
-    assert len(stamps) == 60
-    # 60 slots at 20/s with burst 5 need at least (60 - 5) / 20 s; any 1 s window
-    # holds at most 20 + 5 (+1 for timer slack).
-    assert _max_in_window(stamps, 1.0) <= 26
-    assert _max_in_window(stamps, 0.5) <= 16
+    try:
+        waits = _run_workers(host, {"REDIS_URL": django_settings.REDIS_URL})
+    finally:
+        RedisBucketStore(django_settings.REDIS_URL).reset(host)
+    _assert_one_bucket(waits)
 
 
 @pytest.mark.postgres
@@ -184,9 +223,4 @@ def test_processes_share_one_database_bucket() -> None:
     """Three processes without Redis share the Postgres row (select_for_update)."""
     db = connection.settings_dict
     url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    stamps = _run_workers(
-        "db-shared.coupahost.com", 20.0, 5, 20, {"DATABASE_URL": url, "REDIS_URL": ""}
-    )
-    assert len(stamps) == 60
-    assert _max_in_window(stamps, 1.0) <= 26
-    assert _max_in_window(stamps, 0.5) <= 16
+    _assert_one_bucket(_run_workers("db-shared.coupahost.com", {"DATABASE_URL": url, "REDIS_URL": ""}))

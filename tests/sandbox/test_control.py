@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from coupa.sandbox.testing import SandboxHandle, running_sandbox
 
@@ -73,6 +74,19 @@ def test_add_records_and_move_accounts(fresh_sandbox: SandboxHandle, make_api: A
     fresh_sandbox.move_accounts(3, accounts[0], 1)
     assert api.ok(f"/api/accounts/{accounts[0]}")["account-type"]["id"] == 3
     assert api.ok("/api/accounts/1")["account-type"]["id"] == 3
+
+
+def test_records_lists_every_record_as_the_api_renders_it(fresh_sandbox: SandboxHandle) -> None:
+    """records() is record() for every id, in id order; active_only gives the active set."""
+    fresh_sandbox.deactivate("suppliers", 2)
+    every = fresh_sandbox.records("suppliers")
+    active = fresh_sandbox.records("suppliers", active_only=True)
+    assert [r["id"] for r in every] == fresh_sandbox.ids("suppliers")
+    assert [r["id"] for r in active] == fresh_sandbox.ids("suppliers", active_only=True)
+    assert 2 in {r["id"] for r in every} - {r["id"] for r in active}
+    assert every[4] == fresh_sandbox.record("suppliers", every[4]["id"])
+    with pytest.raises(RuntimeError, match="404"):
+        fresh_sandbox.records("planets")
 
 
 def test_update_and_bad_mutations(fresh_sandbox: SandboxHandle) -> None:

@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django.core import mail
+from django.db import IntegrityError, transaction
 from django.test import Client
 from django.urls import reverse
 
@@ -108,3 +109,15 @@ def test_django_admin_is_for_superusers_only(client_as, admin_user: User) -> Non
     assert response.status_code == 302  # redirected to the admin login: not staff
     superuser = User.objects.create_superuser(email="root@platform.test", password="x-y-z-123456")
     assert client_as(superuser).get("/admin/").status_code == 200
+
+
+def test_two_accounts_cannot_share_an_email_whatever_its_case(organization) -> None:
+    """Emails are stored lowercased, and the database itself refuses a second account for
+    the same address (create_user runs no model validation)."""
+    User.objects.create_user(email="dup@acme.test", password="x-long-enough-1", organization=organization)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        User.objects.create_user(
+            email="Dup@Acme.TEST", username="another", password="x-long-enough-1",
+            organization=organization,
+        )
+    assert User.objects.filter(email="dup@acme.test").count() == 1

@@ -17,7 +17,7 @@ from coupa.client.base import CoupaClient
 from coupa.client.exceptions import CoupaAuthError, CoupaError
 from coupa.client.scopes import DEFAULT_SCOPES
 from coupa.client.types import ConnectionConfig
-from tests.coupa.conftest import BASE_URL, CLIENT_SECRET, TOKEN, TOKEN_2, FakeClock
+from tests.coupa.conftest import CLIENT_SECRET, TOKEN, TOKEN_2, FakeClock
 
 pytestmark = pytest.mark.django_db
 
@@ -255,10 +255,29 @@ def test_secret_and_token_never_in_messages_or_logs(
         assert secret not in blob
 
 
-def test_api_calls_need_token_from_this_base_url_only(
-    make_client: Callable[..., CoupaClient], config: ConnectionConfig
+def test_tokens_are_never_shared_across_instances_or_client_ids(
+    make_client: Callable[..., CoupaClient], coupa_mock: respx.MockRouter, config: ConnectionConfig
 ) -> None:
-    """Tokens are cached per connection and client id: another instance mints its own."""
-    other = dataclasses.replace(config, base_url="https://other.coupahost.com")
-    assert make_client(other).auth._token_key != make_client().auth._token_key
-    assert BASE_URL in make_client().config.base_url
+    """A token is cached per connection, instance and client id: a client of another
+    instance, or with another client id, mints its own and never sends this one."""
+    other_url = "https://other.coupahost.com"
+    coupa_mock["token"].side_effect = [_token_response(TOKEN), _token_response(TOKEN_2)]
+    acme = coupa_mock.get("/api/currencies").mock(return_value=EMPTY)
+    other_token = coupa_mock.post(f"{other_url}/oauth2/token").mock(
+        return_value=_token_response("tok-CCCC-other-instance")
+    )
+    other = coupa_mock.get(f"{other_url}/api/currencies").mock(return_value=EMPTY)
+
+    make_client().get("/api/currencies")
+    make_client(dataclasses.replace(config, base_url=other_url)).get("/api/currencies")
+    make_client(dataclasses.replace(config, client_id="client-2")).get("/api/currencies")
+    make_client().get("/api/currencies")  # the first client id's token is still cached
+
+    assert other_token.call_count == 1
+    assert other.calls.last.request.headers["Authorization"] == "Bearer tok-CCCC-other-instance"
+    assert coupa_mock["token"].call_count == 2
+    assert [c.request.headers["Authorization"] for c in acme.calls] == [
+        f"Bearer {TOKEN}",
+        f"Bearer {TOKEN_2}",
+        f"Bearer {TOKEN}",
+    ]

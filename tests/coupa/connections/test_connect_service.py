@@ -69,19 +69,18 @@ def test_wrong_secret_fails_with_the_authentication_sentence(
 
 @pytest.mark.parametrize("scope_mode", ["list", "no-scope-field", "invalid-scope"])
 def test_missing_scopes_are_named_in_every_scope_mode(
-    scope_mode, organization, admin_user, settings, django_capture_on_commit_callbacks
+    scope_mode, organization, admin_user, settings, sandbox_allowed, django_capture_on_commit_callbacks
 ) -> None:
-    with running_sandbox("--rate", "0", "--scope-mode", scope_mode) as sandbox:
-        settings.COUPA_ALLOWED_HOSTS = [sandbox.base_url]
-        settings.COUPA_RETRY_ATTEMPTS = 1
-        sandbox.add_client("narrow", "narrow-secret", scopes=[
-            "core.accounting.read", "core.catalog.read", "core.user.read", "core.common.read",
-            "core.requisition.read", "core.requisition.write", "core.purchase_order.read",
-        ])
-        validation = connect(
-            organization, admin_user, sandbox, client_id="narrow", secret="narrow-secret",
-            capture=django_capture_on_commit_callbacks,
-        )
+    settings.COUPA_RETRY_ATTEMPTS = 1
+    sandbox_allowed.settings(scope_mode=scope_mode)
+    sandbox_allowed.add_client("narrow", "narrow-secret", scopes=[
+        "core.accounting.read", "core.catalog.read", "core.user.read", "core.common.read",
+        "core.requisition.read", "core.requisition.write", "core.purchase_order.read",
+    ])
+    validation = connect(
+        organization, admin_user, sandbox_allowed, client_id="narrow", secret="narrow-secret",
+        capture=django_capture_on_commit_callbacks,
+    )
     assert validation.state == ConnectionValidation.State.FAILED
     assert validation.error.startswith("These scopes are missing: core.supplier.read.")
     assert [s["status"] for s in validation.steps] == ["done", "failed", "skipped"]
@@ -89,14 +88,13 @@ def test_missing_scopes_are_named_in_every_scope_mode(
 
 
 def test_an_unanswering_domain_gives_the_timeout_sentence(
-    organization, admin_user, settings, django_capture_on_commit_callbacks
+    organization, admin_user, settings, sandbox_allowed, django_capture_on_commit_callbacks
 ) -> None:
-    with running_sandbox("--rate", "0", "--fault-slow", "1", "--slow-seconds", "5",
-                         "--fault-paths", "/oauth2/,/api/") as sandbox:
-        settings.COUPA_ALLOWED_HOSTS = [sandbox.base_url]
-        settings.COUPA_READ_TIMEOUT = 0.3
-        settings.COUPA_RETRY_ATTEMPTS = 1
-        validation = connect(organization, admin_user, sandbox, capture=django_capture_on_commit_callbacks)
+    # Every call hangs; the sandbox drops each one when the client gives up on it.
+    sandbox_allowed.set_faults(slow=1.0, slow_seconds=600, apply_to=["/oauth2/", "/api/"])
+    settings.COUPA_READ_TIMEOUT = 0.3
+    settings.COUPA_RETRY_ATTEMPTS = 1
+    validation = connect(organization, admin_user, sandbox_allowed, capture=django_capture_on_commit_callbacks)
     assert validation.state == ConnectionValidation.State.FAILED
     assert "did not answer within" in validation.error
 

@@ -42,10 +42,17 @@ MODELS = {
 }
 
 
-@pytest.fixture
-def sandbox() -> Iterator[SandboxHandle]:
+@pytest.fixture(scope="module")
+def _sandbox_process() -> Iterator[SandboxHandle]:
     with running_sandbox(rate=0, **SIZES) as handle:
         yield handle
+
+
+@pytest.fixture
+def sandbox(_sandbox_process: SandboxHandle) -> SandboxHandle:
+    """The module's sandbox in its start-up state (data, clients, scopes, tokens, faults)."""
+    _sandbox_process.reset(tokens=True)
+    return _sandbox_process
 
 
 @pytest.fixture
@@ -62,10 +69,10 @@ def connection(organization, admin_user, sandbox, settings, fast, django_capture
 
 
 def account_ids_of(sandbox: SandboxHandle, chart_ids: set[int]) -> set[int]:
-    """The sandbox's active accounts of the given charts (asked record by record)."""
+    """The sandbox's active accounts of the given charts (from its own records)."""
     return {
-        i for i in sandbox.ids("accounts", active_only=True)
-        if sandbox.record("accounts", i)["account-type"]["id"] in chart_ids
+        r["id"] for r in sandbox.records("accounts", active_only=True)
+        if r["account-type"]["id"] in chart_ids
     }
 
 
@@ -294,8 +301,7 @@ def test_deselect_and_reselect_keeps_accounts_and_their_choices(connection, admi
     assert run.state == SyncRun.State.SUCCEEDED
     assert Account.objects.filter(connection=connection, chart=b, active=True).count() == count_b
 
-    with pytest.MonkeyPatch.context():
-        run = charts_select(connection=connection, chart_ids=[a.pk, b.pk], user=admin_user)
+    run = charts_select(connection=connection, chart_ids=[a.pk, b.pk], user=admin_user)
     assert run is not None and run.trigger == SyncRun.Trigger.CHART_CHANGE
     run.refresh_from_db()
     assert run.state == SyncRun.State.SUCCEEDED, run.error  # eager Celery ran it on commit

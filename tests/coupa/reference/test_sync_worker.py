@@ -8,11 +8,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection as db_connection
+from django.db.models import F
 
 from coupa.connections.services import ConnectionInput, connection_validate, coupa_connect
 from coupa.models import ChartOfAccounts, Item, Vendor
@@ -21,8 +23,6 @@ from coupa.sandbox.testing import running_sandbox
 from integrations.models import Connection, SyncRun
 from tests.coupa.support import load_charts, stored_ids
 from tests.support import REPO_ROOT
-
-ROOT = REPO_ROOT
 
 pytestmark = [pytest.mark.worker, pytest.mark.postgres, pytest.mark.sandbox]
 
@@ -43,23 +43,23 @@ def start_worker() -> Iterator[Callable[[str], subprocess.Popen[str]]]:
             "SPENDFLO_IGNORE_DOTENV": "1",
             "COUPA_ALLOWED_HOSTS": sandbox_url,
             "COUPA_PAGE_CONCURRENCY": "1",
+            # One write (and progress beat) per page; a hung page waits for the test.
+            "COUPA_SYNC_FLUSH_RECORDS": "50",
+            "COUPA_READ_TIMEOUT": "600",
         }
         proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "spendflo", "worker", "--pool", "solo",
              "--loglevel", "WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+            cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
         )
         procs.append(proc)
         return proc
 
     yield start
     for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        # The test is over and the workers idle: nothing to finish (a shutdown takes a second).
+        proc.kill()
+        proc.wait()
 
 
 def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 90.0) -> Any:
@@ -68,14 +68,14 @@ def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 90.0) -> 
         value = predicate()
         if value:
             return value
-        time.sleep(0.1)
+        time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_killed_worker_leaves_a_stale_run_and_the_next_trigger_heals(
     organization, admin_user, settings, start_worker
 ) -> None:
-    with running_sandbox(rate=0, latency_ms=30, accounts=200, suppliers=300, items=1500) as sandbox:
+    with running_sandbox(rate=0, accounts=200, suppliers=300, items=1500) as sandbox:
         settings.COUPA_ALLOWED_HOSTS = [sandbox.base_url]
         validation = coupa_connect(
             organization=organization, user=admin_user, enqueue=False,
@@ -88,23 +88,29 @@ def test_killed_worker_leaves_a_stale_run_and_the_next_trigger_heals(
         charts = load_charts(connection)
         ChartOfAccounts.objects.filter(pk__in=[c.pk for c in charts[:2]]).update(selected=True)
 
+        # The third page of items hangs until its client is gone: the worker is killed two
+        # pages into items, however fast or slow the machine.
+        sandbox.set_faults(apply_to=["/api/items"], slow_seconds=600, next=["none", "none", "slow"])
         worker = start_worker(sandbox.base_url)
         first = sync_request(connection=connection, trigger=SyncRun.Trigger.INITIAL)
 
-        def mid_items() -> bool:
+        def two_pages_of_items() -> bool:
             first.refresh_from_db()
-            return first.state == SyncRun.State.RUNNING and first.progress.get("resource") == "items"
+            return first.progress.get("resource") == "items" and first.progress.get("pages") == 2
 
-        wait_for(mid_items, "the first run to reach items")
+        wait_for(two_pages_of_items, "the first run to write two pages of items")
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
         first.refresh_from_db()
         assert first.state == SyncRun.State.RUNNING  # nobody could record the death
-        partial = Item.objects.filter(connection=connection).count()
-        assert partial < sandbox.count("items", active_only=True)
+        assert Item.objects.filter(connection=connection).count() == 100
+        assert sync_run_live(connection=connection).pk == first.pk  # until its heartbeat is stale
 
-        settings.COUPA_SYNC_STALE_AFTER = 2
-        wait_for(lambda: sync_run_live(connection=connection) is None, "the run to go stale", 30)
+        # No heartbeat comes any more: age the last one past COUPA_SYNC_STALE_AFTER instead
+        # of waiting that long.
+        settings.COUPA_SYNC_STALE_AFTER = 60
+        SyncRun.objects.filter(pk=first.pk).update(heartbeat_at=F("heartbeat_at") - timedelta(seconds=61))
+        assert sync_run_live(connection=connection) is None
         start_worker(sandbox.base_url)
         second = sync_request(connection=connection, trigger=SyncRun.Trigger.MANUAL, user=admin_user)
         assert second.pk != first.pk
