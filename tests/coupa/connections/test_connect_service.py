@@ -21,8 +21,10 @@ from integrations.models import Connection, ConnectionValidation
 from integrations.selectors import connection_offers_records
 from spendflo.audit.models import AuditEvent
 
-# Transactional: the shared rate limiter writes its bucket on its own connection.
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sandbox]
+# Not transactional: every walk here is sequential, so all database work happens on the
+# test's connection, except the Postgres limiter's (helper thread, own connection; only
+# without Redis), whose bucket rows simply outlive the test.
+pytestmark = [pytest.mark.django_db, pytest.mark.sandbox]
 
 
 def connect(org, user, sandbox, *, secret=None, client_id=None, domain=None, capture=None):

@@ -34,7 +34,10 @@ from tests.coupa.support import (
     stored_ids,
 )
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sandbox]
+# Not transactional: the walks are sequential, so all database work happens on the test's
+# connection (except the Postgres limiter's without Redis); what services enqueue on
+# commit runs where a test captures it.
+pytestmark = [pytest.mark.django_db, pytest.mark.sandbox]
 
 SIZES = {"accounts": 160, "suppliers": 120, "items": 140, "users": 20, "addresses": 12}
 MODELS = {
@@ -176,9 +179,12 @@ def test_reconcile_marks_records_missing_from_the_active_set_inactive(connection
     assert_matches_sandbox(connection, sandbox, charts)
 
 
-def test_reconcile_task_runs_a_full_sync(connection, admin_user, sandbox) -> None:
+def test_reconcile_task_runs_a_full_sync(
+    connection, admin_user, sandbox, django_capture_on_commit_callbacks
+) -> None:
     first_import(connection, admin_user)
-    assert reference_reconcile_all_task() == 1
+    with django_capture_on_commit_callbacks(execute=True):  # the run is enqueued on commit
+        assert reference_reconcile_all_task() == 1
     run = SyncRun.objects.filter(connection=connection).first()
     assert run.trigger == SyncRun.Trigger.RECONCILE and run.full
     assert run.state == SyncRun.State.SUCCEEDED, run.error
@@ -206,7 +212,7 @@ def test_failing_run_keeps_imported_rows_and_does_not_move_the_watermark(connect
 
 
 def test_removed_scope_puts_connection_in_needs_attention_and_hourly_skips_it(
-    connection, admin_user, sandbox
+    connection, admin_user, sandbox, django_capture_on_commit_callbacks
 ) -> None:
     first_import(connection, admin_user)
     sandbox.remove_scope(sandbox.client_id, "core.supplier.read")
@@ -225,7 +231,8 @@ def test_removed_scope_puts_connection_in_needs_attention_and_hourly_skips_it(
 
     # The admin fixes the client in Coupa and validates again: hourly syncs resume.
     sandbox.grant_scope(sandbox.client_id, "core.supplier.read")
-    validation = coupa_validate(organization=connection.organization, user=admin_user)
+    with django_capture_on_commit_callbacks(execute=True):  # validation runs on commit
+        validation = coupa_validate(organization=connection.organization, user=admin_user)
     validation.refresh_from_db()
     assert validation.state == "succeeded"
     connection.refresh_from_db()
@@ -285,7 +292,9 @@ def test_cancel_stops_a_running_sync_and_keeps_what_it_wrote(connection, admin_u
     assert sync_run_execute(sync_run_id=queued.pk).state == SyncRun.State.CANCELLED
 
 
-def test_deselect_and_reselect_keeps_accounts_and_their_choices(connection, admin_user, sandbox) -> None:
+def test_deselect_and_reselect_keeps_accounts_and_their_choices(
+    connection, admin_user, sandbox, django_capture_on_commit_callbacks
+) -> None:
     _, charts = first_import(connection, admin_user)
     a, b = charts
     hidden = Account.objects.filter(connection=connection, chart=b).first()
@@ -301,7 +310,8 @@ def test_deselect_and_reselect_keeps_accounts_and_their_choices(connection, admi
     assert run.state == SyncRun.State.SUCCEEDED
     assert Account.objects.filter(connection=connection, chart=b, active=True).count() == count_b
 
-    run = charts_select(connection=connection, chart_ids=[a.pk, b.pk], user=admin_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        run = charts_select(connection=connection, chart_ids=[a.pk, b.pk], user=admin_user)
     assert run is not None and run.trigger == SyncRun.Trigger.CHART_CHANGE
     run.refresh_from_db()
     assert run.state == SyncRun.State.SUCCEEDED, run.error  # eager Celery ran it on commit
@@ -329,7 +339,7 @@ def test_sync_logs_and_errors_never_contain_the_secret_or_tokens(
 
 
 def test_a_chart_added_during_a_sync_is_imported_by_the_follow_up_run(
-    connection, admin_user, sandbox
+    connection, admin_user, sandbox, django_capture_on_commit_callbacks
 ) -> None:
     """Charts chosen while a sync runs are not lost: the run ends, then a follow-up imports them."""
     charts = load_charts(connection)
@@ -338,7 +348,8 @@ def test_a_chart_added_during_a_sync_is_imported_by_the_follow_up_run(
     assert live is not None
     # While the initial run is still queued, the admin adds a second chart.
     assert charts_select(connection=connection, chart_ids=[first.pk, added.pk], user=admin_user).pk == live.pk
-    sync_run_execute(sync_run_id=live.pk)  # its follow-up is enqueued and (eagerly) run
+    with django_capture_on_commit_callbacks(execute=True):
+        sync_run_execute(sync_run_id=live.pk)  # its follow-up is enqueued and (eagerly) run
     follow_up = SyncRun.objects.exclude(pk=live.pk).get()
     assert follow_up.trigger == SyncRun.Trigger.CHART_CHANGE
     assert follow_up.state == SyncRun.State.SUCCEEDED
