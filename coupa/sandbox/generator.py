@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from coupa.sandbox import words
@@ -31,6 +32,8 @@ DEFAULT_SIZES: dict[str, int] = {
     "addresses": 40,
     "departments": 16,
     "commodities": len(words.COMMODITIES),
+    # Their lines, purchase orders and PO lines follow from the requisitions.
+    "requisitions": 120,
 }
 
 API_USER_ID = 1  # the integration's own API user: created-by/updated-by of API changes
@@ -547,6 +550,257 @@ GENERATION_ORDER: tuple[str, ...] = (
     "users",
 )
 
+#: Generated together after the rest, from the `requisitions` size.
+PURCHASING: tuple[str, ...] = (
+    "requisitions",
+    "requisition_lines",
+    "purchase_orders",
+    "purchase_order_lines",
+)
+
+#: Requisition statuses generated, with weights (coupa-api.md 6.4; the cart, abandoned and
+#: backgrounded states belong to the UI and are left out).
+REQUISITION_STATUSES: tuple[tuple[str, float], ...] = (
+    ("draft", 0.10),
+    ("pending_approval", 0.15),
+    ("pending_buyer_action", 0.05),
+    ("approved", 0.12),
+    ("ordered", 0.38),
+    ("partially_received", 0.06),
+    ("received", 0.09),
+    ("withdrawn", 0.05),
+)
+#: Statuses of requisitions that have been ordered into purchase orders.
+ORDERED_STATUSES = frozenset({"ordered", "partially_received", "received"})
+_SERVICES = (
+    "Consulting services",
+    "Annual maintenance",
+    "Office cleaning",
+    "Event catering",
+    "Legal services",
+    "Translation services",
+    "Software subscription",
+    "Equipment rental",
+)
+_CENT = Decimal("0.01")
+DAY = 86400
+
+
+def _money(value: Decimal) -> str:
+    return str(value.quantize(_CENT))
+
+
+def _later(rng: random.Random, start: int, anchor: int, most: int) -> int:
+    """Return a time after `start` by up to `most` seconds, never after `anchor`."""
+    return min(anchor, start + rng.randrange(60, most))
+
+
+def _purchasing(
+    n: int, seed: int, ctx: Context, out: Mapping[str, Sequence[Record]]
+) -> dict[str, list[Record]]:
+    """Return requisitions, their lines, and the purchase orders of the ordered ones.
+
+    Ordering makes one purchase order per supplier of a requisition (coupa-api.md 7),
+    with `requisition-header` on the PO, `requisition-line-id` on each PO line and
+    `order-line-id` on each requisition line.
+    """
+    rng = stream(seed, "requisitions")
+    users = [u for u in out.get("users", ()) if u.get("active") and u["id"] != API_USER_ID]
+    suppliers = [r for r in out.get("suppliers", ()) if r.get("status") == "active"]
+    items = [r for r in out.get("items", ()) if r.get("active")]
+    accounts = [r["id"] for r in out.get("accounts", ()) if r.get("active")]
+    addresses = [r["id"] for r in out.get("addresses", ()) if r.get("active")]
+    departments = {r["id"]: r for r in out.get("departments", ())}
+    result: dict[str, list[Record]] = {
+        "requisitions": [],
+        "requisition_lines": [],
+        "purchase_orders": [],
+        "purchase_order_lines": [],
+    }
+    if not (users and suppliers and addresses):
+        return result
+    statuses = [s for s, _ in REQUISITION_STATUSES]
+    weights = [w for _, w in REQUISITION_STATUSES]
+    currency_ids = {c[0]: i + 1 for i, c in enumerate(words.CURRENCIES)}
+    anchor = ctx.anchor
+    for req_id in range(1, n + 1):
+        requester = rng.choice(users)
+        status = rng.choices(statuses, weights)[0]
+        created = anchor - rng.randrange(60, TWO_YEARS)
+        submitted = None if status == "draft" else _later(rng, created, anchor, 2 * DAY)
+        updated = _later(rng, submitted or created, anchor, 20 * DAY)
+        currency = currency_ids["EUR"] if rng.random() < 0.2 else currency_ids["USD"]
+        department = departments.get(requester.get("department") or 0)
+        product = rng.choice(words.ITEM_PRODUCTS)[0]
+        title = f"{product} for {department['name'] if department else 'the office'}"[:50]
+        # A third are raised by the integration itself, as the product does for its requests.
+        creator = API_USER_ID if rng.random() < 0.3 else requester["id"]
+        line_suppliers = rng.sample(suppliers, 2 if rng.random() < 0.3 else 1)
+        line_ids: list[int] = []
+        total = Decimal(0)
+        for num in range(1, rng.randint(1, 4) + 1):
+            supplier = rng.choice(line_suppliers)
+            line_id = len(result["requisition_lines"]) + 1
+            line: Record = {
+                "id": line_id,
+                "created-at": created,
+                "updated-at": updated,
+                "line-num": num,
+                "status": status,
+                "currency": currency,
+                "supplier": supplier["id"],
+                "account": rng.choice(accounts) if accounts else None,
+                "payment-term": supplier.get("payment-term"),
+                "shipping-term": supplier.get("shipping-term"),
+                "need-by-date": anchor_day(created + rng.randrange(7, 60) * DAY),
+                "created-by": creator,
+                "updated-by": creator,
+            }
+            if items and rng.random() < 0.7:
+                item = rng.choice(items)
+                quantity = rng.randint(1, 20)
+                price = Decimal(rng.randrange(100, 50000)) / 100
+                line.update(
+                    {
+                        "line-type": "RequisitionQuantityLine",
+                        "description": item["name"],
+                        "item": item["id"],
+                        "uom": item.get("uom"),
+                        "commodity": item.get("commodity"),
+                        "quantity": float(quantity),
+                        "unit-price": _money(price),
+                        "source-part-num": item.get("manufacturer-part-number"),
+                        "total": _money(price * quantity),
+                    }
+                )
+                total += price * quantity
+            else:
+                # An amount line: no quantity or UoM, the price is the amount (6.3).
+                price = Decimal(rng.randrange(10000, 2000000)) / 100
+                line.update(
+                    {
+                        "line-type": "RequisitionAmountLine",
+                        "description": rng.choice(_SERVICES),
+                        "commodity": ctx.pick(rng, "commodities"),
+                        "unit-price": _money(price),
+                        "total": _money(price),
+                    }
+                )
+                total += price
+            result["requisition_lines"].append(line)
+            line_ids.append(line_id)
+        req: Record = {
+            "id": req_id,
+            "created-at": created,
+            "updated-at": updated,
+            "req-title": title,
+            "justification": f"Needed by {requester['firstname']} {requester['lastname']}",
+            "status": status,
+            "submitted-at": submitted,
+            "ship-to-attention": requester["fullname"],
+            "total": _money(total),
+            "currency": currency,
+            "department": requester.get("department"),
+            "requested-by": requester["id"],
+            "requester": requester["id"],
+            "ship-to-address": requester.get("default-address") or rng.choice(addresses),
+            "requisition-lines": line_ids,
+            "created-by": creator,
+            "updated-by": creator,
+        }
+        result["requisitions"].append(req)
+        if status in ORDERED_STATUSES:
+            _order(rng, req, result, anchor)
+    return result
+
+
+def anchor_day(epoch: int) -> int:
+    """Return midnight UTC of the day holding `epoch` (need-by dates carry no time)."""
+    return epoch - epoch % DAY
+
+
+def _order(
+    rng: random.Random, req: Record, result: dict[str, list[Record]], anchor: int
+) -> None:
+    """Order `req`: one purchase order per supplier of its lines, PO lines linked both ways."""
+    lines = {r["id"]: r for r in result["requisition_lines"][-len(req["requisition-lines"]) :]}
+    ordered_at = min(anchor, req["submitted-at"] + rng.randrange(600, 3 * DAY))
+    # Ordering changes the requisition and its lines, so their updated-at moves with it.
+    req["updated-at"] = max(req["updated-at"], ordered_at)
+    for line in lines.values():
+        line["updated-at"] = req["updated-at"]
+    by_supplier: dict[int, list[Record]] = {}
+    for line_id in req["requisition-lines"]:
+        line = lines[line_id]
+        by_supplier.setdefault(line["supplier"], []).append(line)
+    received = req["status"]
+    for supplier_id, req_lines in by_supplier.items():
+        po_id = len(result["purchase_orders"]) + 1
+        po_lines: list[int] = []
+        for num, line in enumerate(req_lines, start=1):
+            pol_id = len(result["purchase_order_lines"]) + 1
+            amount = line["line-type"] == "RequisitionAmountLine"
+            full = float(line["total"]) if amount else float(line["quantity"])
+            got = full if received == "received" else (full / 2 if received != "ordered" else 0.0)
+            result["purchase_order_lines"].append(
+                {
+                    "id": pol_id,
+                    "created-at": ordered_at,
+                    "updated-at": req["updated-at"],
+                    "accounting-total": line["total"],
+                    "description": line["description"],
+                    "line-num": num,
+                    "need-by-date": line["need-by-date"],
+                    "order-header-id": po_id,
+                    "order-header-number": str(po_id),
+                    "price": line["unit-price"],
+                    "quantity": None if amount else line["quantity"],
+                    "received": got,
+                    "requisition-line-id": str(line["id"]),
+                    "source-part-num": line.get("source-part-num") or "",
+                    "status": {"received": "received", "ordered": "created"}.get(
+                        received, "partially_received"
+                    ),
+                    "total": line["total"],
+                    "type": "OrderAmountLine" if amount else "OrderQuantityLine",
+                    "account": line["account"],
+                    "accounting-total-currency": line["currency"],
+                    "currency": line["currency"],
+                    "commodity": line.get("commodity"),
+                    "item": line.get("item"),
+                    "uom": line.get("uom"),
+                    "supplier": supplier_id,
+                    "created-by": API_USER_ID,
+                    "updated-by": API_USER_ID,
+                }
+            )
+            line["order-line-id"] = pol_id
+            po_lines.append(pol_id)
+        first = req_lines[0]
+        result["purchase_orders"].append(
+            {
+                "id": po_id,
+                "created-at": ordered_at,
+                "updated-at": req["updated-at"],
+                "po-number": str(po_id),  # the PO number is the id unless overridden (7)
+                "status": "closed" if received == "received" else "issued",
+                "transmission-status": "sent_via_email",
+                "version": 1,
+                "internal-revision": 1,
+                "ship-to-attention": req["ship-to-attention"],
+                "currency": req["currency"],
+                "requisition-header": req["id"],
+                "ship-to-address": req["ship-to-address"],
+                "ship-to-user": req["requested-by"],
+                "supplier": supplier_id,
+                "payment-term": first.get("payment-term"),
+                "shipping-term": first.get("shipping-term"),
+                "order-lines": po_lines,
+                "created-by": API_USER_ID,
+                "updated-by": API_USER_ID,
+            }
+        )
+
 
 def stream(seed: int, resource: str, salt: str = "") -> random.Random:
     """Return the random stream of one resource (independent of the others)."""
@@ -593,6 +847,10 @@ def generate(
             crng = stream(seed, resource, "custom")
             for rec in records:
                 add_custom_values(crng, rec, registry, resource)
+        out[resource] = records
+        ctx.ids[resource] = [r["id"] for r in records]
+    purchasing = _purchasing(max(0, want.get("requisitions", 0)), seed, ctx, out)
+    for resource, records in purchasing.items():
         out[resource] = records
         ctx.ids[resource] = [r["id"] for r in records]
     return out, ctx

@@ -198,7 +198,9 @@ class Renderer:
         if view == "limited":
             return self._compiled(Selection(resource, ((fmap["id"], None),)))
         names: Iterable[str] = (
-            (f.name for f in spec.fields) if view in ("full", "shallow") else spec.views[view]
+            (f.name for f in spec.fields if not f.embedded_only)
+            if view in ("full", "shallow")
+            else spec.views[view]
         )
         for name in names:
             f = fmap[name]

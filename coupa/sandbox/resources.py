@@ -2,7 +2,8 @@
 
 Each resource is described declaratively (fields, kinds, associations, nested
 views), so the store, the query engine and the renderer stay generic. The
-requisitions and purchase orders of a later issue plug in by adding specs here.
+requisitions and purchase orders (issue 10) are specs like the others; their
+lines are resources of their own, embedded in the header as a list of references.
 
 Shapes follow the real payloads in `../shared/coupa-examples/` and the R39
 definitions (coupa-api.md sections 5 and 11): hyphenated keys, references as
@@ -48,6 +49,9 @@ class Field:
     default: Any = None
     subfields: Mapping[str, Kind] = field(default_factory=dict)
     custom: bool = False
+    # Only in nested views and `fields` projections, never in the full record: a PO's
+    # `requisition-header` snapshot has a `requester`, the requisition itself does not.
+    embedded_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -453,8 +457,167 @@ BASE_SPECS: tuple[ResourceSpec, ...] = (
     ),
 )
 
-#: Resources whose records can be generated in size by option, in generation order.
-RESOURCE_NAMES: tuple[str, ...] = tuple(s.name for s in BASE_SPECS)
+_EMPTY_LIST: tuple[Any, ...] = ()
+_LISTS = (
+    _f("asset-tags", "objects", default=_EMPTY_LIST),
+    _f("attachments", "objects", default=_EMPTY_LIST),
+)
+
+#: Requisitions and purchase orders (coupa-api.md 6 and 7), shaped like
+#: requisition_get_235.json and purchase_order_get_2400.json. Read-only for now.
+PURCHASING_SPECS: tuple[ResourceSpec, ...] = (
+    ResourceSpec(
+        name="requisition_lines",
+        object_name="requisition-line",
+        definition="RequisitionLine",
+        fields=(
+            _f("id", "int"),
+            *_STAMPS,
+            _f("description", "str"),
+            _f("line-num", "int"),
+            _f("need-by-date", "datetime"),
+            _f("order-line-id", "int"),
+            # A JSON number on the examples (`"quantity": 2.0`), unlike prices and totals.
+            _f("quantity", "float"),
+            _f("source-part-num", "str"),
+            _f("status", "str"),
+            _f("sub-line-num", "int"),
+            _f("supp-aux-part-num", "str"),
+            _f("total", "decimal"),
+            _f("source-type", "str"),
+            _f("line-type", "str"),
+            _f("unit-price", "decimal"),
+            _ref("account", "accounts"),
+            _f("account-allocations", "objects", default=_EMPTY_LIST),
+            # The sandbox has no contracts; the key is there, null, as on lines without one.
+            _f("contract", "object"),
+            _ref("commodity", "commodities"),
+            _ref("currency", "currencies"),
+            _ref("item", "items"),
+            _ref("supplier", "suppliers"),
+            _ref("uom", "uoms"),
+            _ref("payment-term", "payment_terms"),
+            _ref("shipping-term", "shipping_terms"),
+            *_LISTS,
+            *_BY,
+        ),
+        views={"ref": ("id", "line-num"), "key": ("id", "line-num")},
+        natural_keys=("line-num",),
+        active_field=None,
+        name_field="description",
+    ),
+    ResourceSpec(
+        name="requisitions",
+        object_name="requisition-header",
+        definition="RequisitionHeader",
+        fields=(
+            _f("id", "int"),
+            *_STAMPS,
+            _f("buyer-note", "str"),
+            _f("justification", "str"),
+            _f("need-by-date", "datetime"),
+            _f("reject-reason-comment", "str"),
+            _f("req-title", "str"),
+            _f("status", "str"),
+            _f("submitted-at", "datetime"),
+            _f("exported", "bool", default=False),
+            _f("ship-to-attention", "str"),
+            _f("total", "decimal"),
+            _ref("currency", "currencies"),
+            _ref("department", "departments"),
+            _ref("requested-by", "users"),
+            Field("requester", "ref", target="users", embedded_only=True),
+            _ref("ship-to-address", "addresses"),
+            _f("attachments", "objects", default=_EMPTY_LIST),
+            Field("requisition-lines", "refs", target="requisition_lines", view="full"),
+            _f("approvals", "objects", default=_EMPTY_LIST),
+            *_BY,
+        ),
+        # A PO's `requisition-header` is {id, requester} (purchase_order_get_2400.json).
+        views={"ref": ("id", "requester"), "key": ("id",)},
+        natural_keys=("id",),
+        active_field=None,
+        name_field="req-title",
+    ),
+    ResourceSpec(
+        name="purchase_order_lines",
+        object_name="order-line",
+        definition="OrderLine",
+        fields=(
+            _f("id", "int"),
+            *_STAMPS,
+            _f("accounting-total", "decimal"),
+            _f("description", "str"),
+            _f("invoiced", "float", default=0.0),
+            _f("line-num", "int"),
+            _f("need-by-date", "datetime"),
+            _f("order-header-id", "int"),
+            _f("order-header-number", "str"),
+            _f("price", "decimal"),
+            _f("quantity", "float"),
+            _f("received", "float", default=0.0),
+            # R39 types the link a string; no published example shows it (coupa-api.md 7).
+            _f("requisition-line-id", "str"),
+            _f("source-part-num", "str", default=""),
+            _f("status", "str"),
+            _f("sub-line-num", "int"),
+            _f("supp-aux-part-num", "str", default=""),
+            _f("total", "decimal"),
+            _f("type", "str"),
+            _f("version", "int"),
+            _f("tax-id", "str", default=""),
+            _ref("account", "accounts"),
+            _ref("accounting-total-currency", "currencies"),
+            _ref("currency", "currencies"),
+            _ref("commodity", "commodities"),
+            _ref("item", "items"),
+            _ref("uom", "uoms"),
+            _ref("supplier", "suppliers"),
+            *_LISTS,
+            *_BY,
+        ),
+        views={"ref": ("id", "line-num"), "key": ("id", "line-num")},
+        natural_keys=("line-num",),
+        active_field=None,
+        name_field="description",
+    ),
+    ResourceSpec(
+        name="purchase_orders",
+        object_name="order-header",
+        definition="OrderHeader",
+        fields=(
+            _f("id", "int"),
+            *_STAMPS,
+            _f("acknowledged-flag", "bool", default=False),
+            _f("po-number", "str"),
+            _f("status", "str"),
+            _f("transmission-status", "str"),
+            _f("version", "int"),
+            _f("internal-revision", "int"),
+            _f("exported", "bool", default=False),
+            _f("ship-to-attention", "str"),
+            _ref("currency", "currencies"),
+            _ref("requisition-header", "requisitions"),
+            _ref("ship-to-address", "addresses"),
+            _ref("ship-to-user", "users"),
+            _ref("supplier", "suppliers"),
+            _ref("payment-term", "payment_terms"),
+            _ref("shipping-term", "shipping_terms"),
+            _f("attachments", "objects", default=_EMPTY_LIST),
+            Field("order-lines", "refs", target="purchase_order_lines", view="full"),
+            *_BY,
+        ),
+        views={"ref": ("id", "po-number"), "key": ("id", "po-number")},
+        natural_keys=("po-number",),
+        active_field=None,
+        name_field="ship-to-attention",
+    ),
+)
+
+ALL_SPECS: tuple[ResourceSpec, ...] = BASE_SPECS + PURCHASING_SPECS
+
+#: Every resource the sandbox serves under `/api/<name>`.
+RESOURCE_NAMES: tuple[str, ...] = tuple(s.name for s in ALL_SPECS)
 
 
 @dataclass(frozen=True)
@@ -476,7 +639,7 @@ class Registry:
         if unknown:
             raise ValueError(f"custom fields for unknown resources: {sorted(unknown)}")
         specs: dict[str, ResourceSpec] = {}
-        for spec in BASE_SPECS:
+        for spec in ALL_SPECS:
             extra = declared.get(spec.name, ())
             clash = set(extra) & set(spec.field_map())
             if clash:

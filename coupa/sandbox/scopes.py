@@ -55,6 +55,12 @@ READ_SCOPES: Mapping[str, str] = {
     "payment_terms": "core.common.read",
     "shipping_terms": "core.common.read",
     "uoms": "core.common.read",
+    # Purchasing documents; section 2 lists one read scope for requisitions and one for
+    # purchase orders and their lines. Requisition lines go with their requisitions.
+    "requisitions": "core.requisition.read",
+    "requisition_lines": "core.requisition.read",
+    "purchase_orders": "core.purchase_order.read",
+    "purchase_order_lines": "core.purchase_order.read",
     # Not in section 2's table: countries are set-up data of the same kind as currencies.
     "countries": "core.common.read",
 }

@@ -249,6 +249,8 @@ class Store:
         resource = coll.spec.name
         if resource in NOT_ADDABLE:
             raise MutationError(f"{resource} is a fixed list; records cannot be added")
+        if resource in generator.PURCHASING:
+            raise MutationError(f"{resource} are generated from the requisitions size only")
         count = op.get("count", 1)
         if not isinstance(count, int) or not 0 < count <= 100_000:
             raise MutationError("count must be an integer between 1 and 100000")

@@ -72,6 +72,11 @@ EXAMPLES: dict[str, tuple[str, tuple[Any, ...]]] = {
     "uoms": ("item_create.response.json", ("uom",)),
     "payment_terms": ("supplier_get_6.json", (0, "payment-term")),
     "countries": ("address_list_by_id.json", (0, "country")),
+    "shipping_terms": ("purchase_order_get_2400.json", (0, "shipping-term")),
+    "requisitions": ("requisition_get_235.json", ()),
+    "requisition_lines": ("requisition_get_235.json", ("requisition-lines", 0)),
+    "purchase_orders": ("purchase_order_get_2400.json", (0,)),
+    "purchase_order_lines": ("purchase_order_get_2400.json", (0, "order-lines", 0)),
 }
 
 

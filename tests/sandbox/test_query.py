@@ -24,6 +24,10 @@ COLLECTIONS = [
     "payment_terms",
     "shipping_terms",
     "countries",
+    "requisitions",
+    "requisition_lines",
+    "purchase_orders",
+    "purchase_order_lines",
 ]
 
 
