@@ -12,10 +12,12 @@ import math
 import random
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from coupa.sandbox import words
+from coupa.sandbox.render import instance_timezone
 from coupa.sandbox.resources import Registry
 
 Record = dict[str, Any]
@@ -583,6 +585,7 @@ _SERVICES = (
     "Equipment rental",
 )
 _CENT = Decimal("0.01")
+_TZ = instance_timezone()
 DAY = 86400
 
 
@@ -652,7 +655,7 @@ def _purchasing(
                 "account": rng.choice(accounts) if accounts else None,
                 "payment-term": supplier.get("payment-term"),
                 "shipping-term": supplier.get("shipping-term"),
-                "need-by-date": anchor_day(created + rng.randrange(7, 60) * DAY),
+                "need-by-date": local_midnight(created + rng.randrange(7, 60) * DAY),
                 "created-by": creator,
                 "updated-by": creator,
             }
@@ -714,14 +717,17 @@ def _purchasing(
     return result
 
 
-def anchor_day(epoch: int) -> int:
-    """Return midnight UTC of the day holding `epoch` (need-by dates carry no time)."""
-    return epoch - epoch % DAY
+def local_midnight(epoch: int) -> int:
+    """Return the instance's local midnight of the day holding `epoch`.
+
+    Need-by dates are days, sent as local midnight (`"2010-12-24T00:00:00-08:00"` in
+    purchase_order_get_2400.json).
+    """
+    day = datetime.fromtimestamp(epoch, _TZ).replace(hour=0, minute=0, second=0)
+    return int(day.timestamp())
 
 
-def _order(
-    rng: random.Random, req: Record, result: dict[str, list[Record]], anchor: int
-) -> None:
+def _order(rng: random.Random, req: Record, result: dict[str, list[Record]], anchor: int) -> None:
     """Order `req`: one purchase order per supplier of its lines, PO lines linked both ways."""
     lines = {r["id"]: r for r in result["requisition_lines"][-len(req["requisition-lines"]) :]}
     ordered_at = min(anchor, req["submitted-at"] + rng.randrange(600, 3 * DAY))
