@@ -6,9 +6,10 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 
-from coupa.sandbox.testing import running_sandbox
+from coupa.sandbox.testing import SandboxHandle, running_sandbox
 
 #: Line keys coupa-api.md 6.3 documents (inputs a PR builder sets, and outputs).
 DOCUMENTED_LINE_KEYS = frozenset(
@@ -88,6 +89,8 @@ def test_requisition_lines_carry_documented_keys_and_snapshots(
             assert line["currency"] == req["currency"]
             assert {"id", "name", "number"} <= set(line["supplier"])
             assert {"id", "code"} <= set(line["account"])
+            # A day, sent as the instance's local midnight (purchase_order_get_2400.json).
+            assert line["need-by-date"][10:19] == "T00:00:00"
             kinds.add(line["line-type"])
             if line["line-type"] == "RequisitionQuantityLine":
                 assert line["uom"]["code"] and line["item"]["id"]
@@ -233,3 +236,13 @@ def test_requisitions_option_scales_purchasing_data(make_api: Any) -> None:
             r["id"] for r in reqs if r["status"] in ORDERED
         }
         api.close()
+
+
+def test_control_add_refuses_purchasing_documents(fresh_sandbox: SandboxHandle) -> None:
+    """The control API's `add` refuses requisitions: they come from --requisitions only."""
+    resp = httpx.post(
+        f"{fresh_sandbox.base_url}/_sandbox/mutate",
+        json={"operations": [{"op": "add", "resource": "requisitions"}]},
+    )
+    assert resp.status_code == 400
+    assert "requisitions" in resp.json()["error"]
