@@ -28,9 +28,11 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from coupa.sandbox.control import control_routes
+from coupa.sandbox.create import requisition_create
 from coupa.sandbox.query import QueryError, execute, parse_query
 from coupa.sandbox.ratelimit import retry_after_header
 from coupa.sandbox.render import Selection
+from coupa.sandbox.scopes import WRITE_SCOPES
 from coupa.sandbox.state import SandboxState
 
 log = logging.getLogger("coupa.sandbox")
@@ -395,6 +397,35 @@ def build_router(state: SandboxState) -> Starlette:
         assert q.selection is not None
         return Response(store.renderer.render(q.selection, rec).encode(), media_type=JSON_TYPE)
 
+    async def create_requisition(request: Request) -> Response:
+        # The endpoint decides draft or submitted; `status` is output-only (coupa-api.md 6.1).
+        submit = request.url.path.endswith("/submit_for_approval")
+        spec = state.registry.specs["requisitions"]
+        scope = WRITE_SCOPES["requisitions"]
+        result = state.auth.check(request.headers.get("authorization"), scope)
+        if result.status != 200:
+            return _auth_error(
+                result.status,
+                result.error,
+                result.description,
+                scope if result.status == 403 else None,
+            )
+        try:
+            body = json.loads(await request.body() or b"null")
+        except ValueError:
+            return Response(
+                _json_bytes(_error_body(spec.object_name, "The body is not valid JSON")),
+                400,
+                media_type=JSON_TYPE,
+            )
+        rec, problems = requisition_create(state.store, body, submit=submit)
+        if rec is None:
+            return Response(
+                _json_bytes({"errors": {spec.object_name: problems}}), 400, media_type=JSON_TYPE
+            )
+        sel = state.store.renderer.named("requisitions", "full")
+        return Response(state.store.renderer.render(sel, rec).encode(), 201, media_type=JSON_TYPE)
+
     async def index(request: Request) -> Response:
         return HTMLResponse(render_index(state))
 
@@ -416,6 +447,10 @@ def build_router(state: SandboxState) -> Starlette:
         Route("/oauth2/token", token, methods=["POST"]),
         # [S] names this path as the client-credentials tokenUrl (coupa-api.md 2 and 10).
         Route("/oauth2/access_tokens", token, methods=["POST"]),
+        Route("/api/requisitions", create_requisition, methods=["POST"]),
+        Route("/api/requisitions/submit_for_approval", create_requisition, methods=["POST"]),
+        # The same, as the docs' Special Actions page writes it (coupa-api.md 6.1).
+        Route("/api/requisitions/new/submit_for_approval", create_requisition, methods=["POST"]),
         Route("/api/{resource}", list_records, methods=["GET"]),
         Route("/api/{resource}/{rec_id}", show_record, methods=["GET"]),
         *control_routes(state),

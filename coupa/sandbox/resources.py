@@ -464,7 +464,8 @@ _LISTS = (
 )
 
 #: Requisitions and purchase orders (coupa-api.md 6 and 7), shaped like
-#: requisition_get_235.json and purchase_order_get_2400.json. Read-only for now.
+#: requisition_get_235.json and purchase_order_get_2400.json. Requisitions are created
+#: by POST (create.py); the rest is read-only.
 PURCHASING_SPECS: tuple[ResourceSpec, ...] = (
     ResourceSpec(
         name="requisition_lines",

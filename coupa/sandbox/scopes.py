@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["DEFAULT_CLIENT_SCOPES", "KNOWN_SCOPES", "READ_SCOPES"]
+__all__ = ["DEFAULT_CLIENT_SCOPES", "KNOWN_SCOPES", "READ_SCOPES", "WRITE_SCOPES"]
 
 #: The scopes section 2 documents for the resources of a procurement integration:
 #: reference data, requisitions, purchase orders and approvals. Coupa has many more
@@ -39,7 +39,7 @@ KNOWN_SCOPES: frozenset[str] = frozenset(
 )
 
 #: The scope a GET of `/api/<resource>` (list or one record) needs, for every resource the
-#: sandbox serves. It serves no writes, so no write scope is checked anywhere yet.
+#: sandbox serves. Writes are in WRITE_SCOPES.
 READ_SCOPES: Mapping[str, str] = {
     # The accounting scope covers charts of accounts and their accounts.
     "account_types": "core.accounting.read",
@@ -63,6 +63,11 @@ READ_SCOPES: Mapping[str, str] = {
     "purchase_order_lines": "core.purchase_order.read",
     # Not in section 2's table: countries are set-up data of the same kind as currencies.
     "countries": "core.common.read",
+}
+
+#: The scope a POST to `/api/<resource>` needs, for the resources the sandbox creates.
+WRITE_SCOPES: Mapping[str, str] = {
+    "requisitions": "core.requisition.write",
 }
 
 #: What the default OAuth client is granted: the scope string section 2 gives for this

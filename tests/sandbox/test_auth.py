@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from coupa.sandbox.resources import RESOURCE_NAMES
-from coupa.sandbox.scopes import DEFAULT_CLIENT_SCOPES, KNOWN_SCOPES, READ_SCOPES
+from coupa.sandbox.scopes import DEFAULT_CLIENT_SCOPES, KNOWN_SCOPES, READ_SCOPES, WRITE_SCOPES
 from coupa.sandbox.testing import SandboxHandle, running_sandbox
 
 
@@ -94,6 +94,8 @@ def test_scope_table_names_known_scopes_for_every_resource() -> None:
     assert set(READ_SCOPES.values()) <= KNOWN_SCOPES
     assert set(DEFAULT_CLIENT_SCOPES) <= KNOWN_SCOPES
     assert set(READ_SCOPES.values()) <= set(DEFAULT_CLIENT_SCOPES)
+    assert set(WRITE_SCOPES) <= set(RESOURCE_NAMES)
+    assert set(WRITE_SCOPES.values()) <= KNOWN_SCOPES
 
 
 @pytest.mark.parametrize("resource", RESOURCE_NAMES)

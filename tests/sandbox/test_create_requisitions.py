@@ -1,0 +1,312 @@
+"""Creating requisitions over HTTP: draft and submitted, Coupa's rules (coupa-api.md 6.2)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from coupa.sandbox.testing import SandboxHandle
+from coupa.spec import SpecValidator
+
+
+@pytest.fixture
+def client(fresh_sandbox: SandboxHandle, make_api: Any) -> Iterator[Any]:
+    api = make_api(fresh_sandbox)
+    yield api
+    api.close()
+
+
+def _first(sb: SandboxHandle, resource: str) -> dict[str, Any]:
+    return sb.records(resource, active_only=True)[0]
+
+
+@pytest.fixture
+def refs(fresh_sandbox: SandboxHandle) -> dict[str, dict[str, Any]]:
+    """Natural keys of active records to reference, the way the examples do."""
+    sb = fresh_sandbox
+    user = next(u for u in sb.records("users", active_only=True) if u["id"] != 1)
+    account = _first(sb, "accounts")
+    chart = account["account-type"]
+    item = next(i for i in sb.records("items", active_only=True) if i.get("uom"))
+    return {
+        "requested-by": {"login": user["login"]},
+        "ship-to-address": {"name": _first(sb, "addresses")["name"]},
+        "supplier": {"name": _first(sb, "suppliers")["name"]},
+        "account": {"code": account["code"], "account-type": {"name": chart["name"]}},
+        "commodity": {"name": _first(sb, "commodities")["name"]},
+        "item": {"name": item["name"]},
+        "item_record": item,
+        "supplier_record": _first(sb, "suppliers"),
+    }
+
+
+def _quantity_line(refs: dict[str, Any], num: int = 1) -> dict[str, Any]:
+    return {
+        "line-num": num,
+        "line-type": "RequisitionQuantityLine",
+        "description": "Projector bulbs",
+        "quantity": 2,
+        "uom": {"code": "EA"},
+        "unit-price": "300.00",
+        "currency": {"code": "USD"},
+        "supplier": refs["supplier"],
+        "commodity": refs["commodity"],
+        "account": refs["account"],
+    }
+
+
+def _amount_line(refs: dict[str, Any], num: int = 1) -> dict[str, Any]:
+    return {
+        "line-num": num,
+        "description": "Cleaning Services for Building A",
+        "need-by-date": "2025-09-23T00:00:00-07:00",
+        "unit-price": "3000.00",
+        "supplier": refs["supplier"],
+        "account": refs["account"],
+        "currency": {"code": "USD"},
+        "commodity": refs["commodity"],
+    }
+
+
+def _body(refs: dict[str, Any], *lines: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "requested-by": refs["requested-by"],
+        "ship-to-address": refs["ship-to-address"],
+        "pcard": None,
+        "justification": "",
+        "attachments": [],
+        "req-title": "[F4711] Projector bulbs",
+        "requisition-lines": list(lines),
+    }
+
+
+def _errors(resp: Any) -> list[str]:
+    assert resp.status_code == 400, resp.text
+    errors: list[str] = resp.json()["errors"]["requisition-header"]
+    return errors
+
+
+def _valid(rec: dict[str, Any]) -> None:
+    result = SpecValidator.default().validate("RequisitionHeader", rec)
+    assert list(result.errors) == []
+
+
+def test_quantity_line_creates_a_draft(client: Any, refs: dict[str, Any]) -> None:
+    """A quantity line makes a draft with ids, decimal-string totals and snapshots."""
+    resp = client.http.post("/api/requisitions", json=_body(refs, _quantity_line(refs)))
+    assert resp.status_code == 201, resp.text
+    rec = resp.json()
+    assert rec["status"] == "draft"
+    assert rec["submitted-at"] is None
+    assert rec["total"] == "600.00"
+    assert rec["created-at"] and rec["updated-at"]
+    assert rec["requested-by"]["login"] == refs["requested-by"]["login"]
+    assert rec["ship-to-address"]["name"] == refs["ship-to-address"]["name"]
+    (line,) = rec["requisition-lines"]
+    assert isinstance(line["id"], int)
+    assert line["line-type"] == "RequisitionQuantityLine"
+    assert line["quantity"] == 2.0
+    assert line["uom"]["code"] == "EA"
+    assert line["unit-price"] == "300.00"
+    assert line["total"] == "600.00"
+    assert line["supplier"]["name"] == refs["supplier"]["name"]
+    assert line["account"]["code"] == refs["account"]["code"]
+    # Terms default from the supplier (6.2).
+    supplier = refs["supplier_record"]
+    for key in ("payment-term", "shipping-term"):
+        assert (line[key] or {}).get("id") == (supplier[key] or {}).get("id")
+    _valid(rec)
+
+
+def test_amount_line_has_no_quantity_or_uom(client: Any, refs: dict[str, Any]) -> None:
+    """An amount line without line-type is an amount line; its price is its total."""
+    resp = client.http.post("/api/requisitions", json=_body(refs, _amount_line(refs)))
+    assert resp.status_code == 201, resp.text
+    rec = resp.json()
+    (line,) = rec["requisition-lines"]
+    assert line["line-type"] == "RequisitionAmountLine"
+    assert line["quantity"] is None
+    assert line["uom"] is None
+    assert line["total"] == rec["total"] == "3000.00"
+    assert line["need-by-date"].startswith("2025-09-23")
+    _valid(rec)
+
+
+def test_catalog_item_line_takes_item_defaults(client: Any, refs: dict[str, Any]) -> None:
+    """A line naming an item takes its description and UoM."""
+    line = {
+        "item": refs["item"],
+        "line-num": 1,
+        "quantity": 1,
+        "currency": {"code": "USD"},
+        "account": refs["account"],
+    }
+    resp = client.http.post("/api/requisitions", json=_body(refs, line))
+    assert resp.status_code == 201, resp.text
+    rec = resp.json()
+    (got,) = rec["requisition-lines"]
+    item = refs["item_record"]
+    assert got["item"]["id"] == item["id"]
+    assert got["description"] == item["name"]
+    assert got["uom"]["id"] == item["uom"]["id"]
+    assert got["line-type"] == "RequisitionQuantityLine"
+    _valid(rec)
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/requisitions/submit_for_approval", "/api/requisitions/new/submit_for_approval"]
+)
+def test_submit_creates_pending_approval(client: Any, refs: dict[str, Any], path: str) -> None:
+    """Both submit URLs create a submitted multi-line requisition with the lines' total."""
+    body = _body(refs, _quantity_line(refs, 1), _amount_line(refs, 2), _quantity_line(refs, 3))
+    resp = client.http.post(path, json=body)
+    assert resp.status_code == 201, resp.text
+    rec = resp.json()
+    assert rec["status"] == "pending_approval"
+    assert rec["submitted-at"] is not None
+    assert [line["line-num"] for line in rec["requisition-lines"]] == [1, 2, 3]
+    assert {line["status"] for line in rec["requisition-lines"]} == {"pending_approval"}
+    assert rec["total"] == "4200.00"
+    _valid(rec)
+
+
+def test_repeated_line_num_is_dropped_silently(client: Any, refs: dict[str, Any]) -> None:
+    """A line repeating a line-num is dropped without an error (6.2)."""
+    body = _body(refs, _quantity_line(refs, 1), _amount_line(refs, 2), _amount_line(refs, 2))
+    resp = client.http.post("/api/requisitions", json=body)
+    assert resp.status_code == 201, resp.text
+    assert [line["line-num"] for line in resp.json()["requisition-lines"]] == [1, 2]
+    assert resp.json()["total"] == "3600.00"
+
+
+def test_same_body_twice_makes_two_requisitions(
+    client: Any, refs: dict[str, Any], fresh_sandbox: SandboxHandle
+) -> None:
+    """No idempotency: two POSTs of one body create two requisitions (6.5)."""
+    before = fresh_sandbox.count("requisitions")
+    body = _body(refs, _quantity_line(refs))
+    first = client.http.post("/api/requisitions", json=body)
+    second = client.http.post("/api/requisitions", json=body)
+    assert first.status_code == second.status_code == 201
+    assert first.json()["id"] != second.json()["id"]
+    assert fresh_sandbox.count("requisitions") == before + 2
+
+
+def test_created_requisition_is_found_by_get(client: Any, refs: dict[str, Any]) -> None:
+    """The created requisition is served by id and found by req-title[contains]."""
+    body = _body(refs, _quantity_line(refs))
+    body["req-title"] = "[F90210] Found again"
+    created = client.http.post("/api/requisitions", json=body).json()
+    by_id = client.ok(f"/api/requisitions/{created['id']}")
+    assert by_id == created
+    found = client.ok("/api/requisitions", {"req-title[contains]": "[F90210]"})
+    assert [r["id"] for r in found] == [created["id"]]
+    line_id = created["requisition-lines"][0]["id"]
+    assert client.ok(f"/api/requisition_lines/{line_id}")["line-num"] == 1
+
+
+def test_write_scope_is_required(
+    fresh_sandbox: SandboxHandle, make_api: Any, refs: dict[str, Any]
+) -> None:
+    """Without core.requisition.write the POST is refused with 403 and nothing is created."""
+    before = fresh_sandbox.count("requisitions")
+    fresh_sandbox.remove_scope(fresh_sandbox.client_id, "core.requisition.write")
+    api = make_api(fresh_sandbox)
+    try:
+        resp = api.http.post("/api/requisitions", json=_body(refs, _quantity_line(refs)))
+    finally:
+        api.close()
+    assert resp.status_code == 403
+    assert "core.requisition.write" in resp.headers["www-authenticate"]
+    assert fresh_sandbox.count("requisitions") == before
+
+
+def _refused(client: Any, body: dict[str, Any]) -> list[str]:
+    return _errors(client.http.post("/api/requisitions", json=body))
+
+
+def test_refusals_name_every_problem(
+    client: Any, refs: dict[str, Any], fresh_sandbox: SandboxHandle
+) -> None:
+    """One 400 lists every problem, with the line it is on; nothing is created."""
+    before = fresh_sandbox.count("requisitions")
+    bad_supplier = _amount_line(refs, 2)
+    bad_supplier["supplier"] = {"name": "No Such Supplier"}
+    body = _body(refs, _quantity_line(refs, 1), bad_supplier)
+    del body["ship-to-address"]
+    body["requested-by"] = {"login": "nobody-here"}
+    errors = _refused(client, body)
+    assert "ship-to-address required" in errors
+    assert "requested-by not found (login=nobody-here)" in errors
+    assert "Line 2: supplier not found (name=No Such Supplier)" in errors
+    assert fresh_sandbox.count("requisitions") == before
+
+
+def test_refused_header_rules(client: Any, refs: dict[str, Any]) -> None:
+    """No lines, no requester, and unknown header keys are refused."""
+    body = _body(refs)
+    del body["requested-by"]
+    body["colour"] = "blue"
+    errors = _refused(client, body)
+    assert errors == [
+        "unknown key 'colour'",
+        "requested-by required",
+        "at least one requisition line required",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"description": None}, "Line 1: description or item required"),
+        ({"currency": None}, "Line 1: currency required"),
+        ({"quantity": None}, "Line 1: quantity required"),
+        ({"uom": None}, "Line 1: uom required"),
+        ({"colour": "blue"}, "Line 1: unknown key 'colour'"),
+        ({"uom": {"code": "XX"}}, "Line 1: uom not found (code=XX)"),
+        ({"currency": {"code": "USD", "id": 999}}, "Line 1: currency not found (code=USD, id=999)"),
+        ({"line-num": 2}, "Line 2: line-num must run 1, 2, 3... (expected 1)"),
+        ({"line-num": None}, "Line 1: line-num required (an integer)"),
+    ],
+)
+def test_refused_quantity_line_rules(
+    client: Any, refs: dict[str, Any], change: dict[str, Any], message: str
+) -> None:
+    """Each line rule of 6.2 is checked with its own message."""
+    line = _quantity_line(refs)
+    line.update(change)
+    line = {k: v for k, v in line.items() if v is not None}
+    assert message in _refused(client, _body(refs, line))
+
+
+def test_amount_line_refuses_quantity_and_uom(client: Any, refs: dict[str, Any]) -> None:
+    """An amount line with quantity or UoM is refused."""
+    line = _amount_line(refs)
+    line.update({"line-type": "RequisitionAmountLine", "quantity": 1, "uom": {"code": "EA"}})
+    errors = _refused(client, _body(refs, line))
+    assert "Line 1: quantity not allowed on an amount line" in errors
+    assert "Line 1: uom not allowed on an amount line" in errors
+
+
+def test_inactive_references_are_refused(
+    client: Any, refs: dict[str, Any], fresh_sandbox: SandboxHandle
+) -> None:
+    """Inactive users and suppliers are refused (6.2)."""
+    supplier = _first(fresh_sandbox, "suppliers")
+    fresh_sandbox.deactivate("suppliers", supplier["id"])
+    line = copy.deepcopy(_amount_line(refs))
+    line["supplier"] = {"id": supplier["id"]}
+    errors = _refused(client, _body(refs, line))
+    assert errors == [f"Line 1: supplier inactive (id={supplier['id']})"]
+
+
+def test_all_given_keys_must_match(client: Any, refs: dict[str, Any]) -> None:
+    """A reference by id and name must name one record by both."""
+    line = _amount_line(refs)
+    line["account"] = {**refs["account"], "account-type": {"name": "No Such Chart"}}
+    errors = _refused(client, _body(refs, line))
+    assert len(errors) == 1
+    assert errors[0].startswith("Line 1: account not found (code=")
