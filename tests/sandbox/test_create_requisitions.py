@@ -310,3 +310,14 @@ def test_all_given_keys_must_match(client: Any, refs: dict[str, Any]) -> None:
     errors = _refused(client, _body(refs, line))
     assert len(errors) == 1
     assert errors[0].startswith("Line 1: account not found (code=")
+
+
+def test_inactive_requester_is_refused(
+    client: Any, refs: dict[str, Any], fresh_sandbox: SandboxHandle
+) -> None:
+    """An inactive requested-by user is refused, named by the keys given."""
+    login = refs["requested-by"]["login"]
+    user = next(u for u in fresh_sandbox.records("users") if u["login"] == login)
+    fresh_sandbox.deactivate("users", user["id"])
+    errors = _refused(client, _body(refs, _quantity_line(refs)))
+    assert errors == [f"requested-by inactive (login={login})"]
