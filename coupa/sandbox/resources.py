@@ -2,11 +2,11 @@
 
 Each resource is described declaratively (fields, kinds, associations, nested
 views), so the store, the query engine and the renderer stay generic. The
-requisitions and purchase orders (issue 10) are specs like the others; their
+requisitions and purchase orders are specs like the others; their
 lines are resources of their own, embedded in the header as a list of references.
 
-Shapes follow the real payloads in `../shared/coupa-examples/` and the R39
-definitions (coupa-api.md sections 5 and 11): hyphenated keys, references as
+Shapes follow Coupa's published example payloads and the R39 definitions
+(coupa-api.md sections 5 and 11): hyphenated keys, references as
 nested objects with an id and natural keys, decimals as strings.
 """
 
