@@ -22,6 +22,8 @@ from coupa.sandbox.auth import (
     OAuthClient,
     load_clients,
 )
+from coupa.sandbox.create import DEFAULT_ROUTING, ROUTING_RULES
+from coupa.sandbox.customfields import parse_custom_field_option
 from coupa.sandbox.faults import FaultSettings
 from coupa.sandbox.generator import DEFAULT_SIZES
 from coupa.sandbox.resources import parse_custom_fields
@@ -89,6 +91,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--custom-fields",
         default="",
         help="custom fields per resource, e.g. accounts:cost-center,suppliers:region",
+    )
+    g.add_argument(
+        "--requisition-fields",
+        default="",
+        help="typed custom fields of requisitions, e.g. "
+        "header:po-ref:string:required,line:project:lookup=Apollo|Zephyr",
+    )
+    g.add_argument(
+        "--buyer-action",
+        choices=sorted(ROUTING_RULES),
+        default=DEFAULT_ROUTING,
+        help="which submitted requisitions wait for a buyer (pending_buyer_action) "
+        f"instead of going to approval (default {DEFAULT_ROUTING})",
     )
     g.add_argument(
         "--warm-cache",
@@ -197,6 +212,8 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         seed=args.seed,
         sizes=sizes,
         custom_fields=parse_custom_fields(args.custom_fields),
+        requisition_fields=parse_custom_field_option(args.requisition_fields),
+        routing=args.buyer_action,
         clients=clients,
         token_ttl=args.token_ttl,
         scope_mode=args.scope_mode,

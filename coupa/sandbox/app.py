@@ -28,7 +28,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from coupa.sandbox.control import control_routes
-from coupa.sandbox.create import requisition_create
+from coupa.sandbox.create import UpdateError, requisition_create, requisition_update
 from coupa.sandbox.query import QueryError, execute, parse_query
 from coupa.sandbox.ratelimit import retry_after_header
 from coupa.sandbox.render import Selection
@@ -54,6 +54,10 @@ def _json_bytes(payload: Any) -> bytes:
 def _error_body(object_name: str, message: str) -> dict[str, Any]:
     # Coupa keys JSON errors by object name (coupa-api.md 4 and 9b).
     return {"errors": {object_name: [message]}}
+
+
+def _error(object_name: str, message: str, status: int) -> Response:
+    return Response(_json_bytes(_error_body(object_name, message)), status, media_type=JSON_TYPE)
 
 
 def endpoint_key(path: str) -> str:
@@ -397,9 +401,10 @@ def build_router(state: SandboxState) -> Starlette:
         assert q.selection is not None
         return Response(store.renderer.render(q.selection, rec).encode(), media_type=JSON_TYPE)
 
-    async def create_requisition(request: Request) -> Response:
+    async def write_requisition(request: Request) -> Response:
         # The endpoint decides draft or submitted; `status` is output-only (coupa-api.md 6.1).
-        submit = request.url.path.endswith("/submit_for_approval")
+        path = request.url.path
+        submit = path.endswith("submit_for_approval")
         spec = state.registry.specs["requisitions"]
         scope = WRITE_SCOPES["requisitions"]
         result = state.auth.check(request.headers.get("authorization"), scope)
@@ -410,21 +415,34 @@ def build_router(state: SandboxState) -> Starlette:
                 result.description,
                 scope if result.status == 403 else None,
             )
+        raw = await request.body()
         try:
-            body = json.loads(await request.body() or b"null")
+            body = json.loads(raw) if raw.strip() else None
         except ValueError:
-            return Response(
-                _json_bytes(_error_body(spec.object_name, "The body is not valid JSON")),
-                400,
-                media_type=JSON_TYPE,
-            )
-        rec, problems = requisition_create(state.store, body, submit=submit)
+            return _error(spec.object_name, "The body is not valid JSON", 400)
+        store = state.store
+        if request.method == "POST":
+            rec, problems = requisition_create(store, body, submit=submit, routing=state.routing)
+            status = 201
+        else:
+            raw_id = request.path_params["rec_id"]
+            if not raw_id.isdigit():
+                return _error(
+                    spec.object_name, f"Couldn't find RequisitionHeader with 'id'={raw_id}", 404
+                )
+            try:
+                rec, problems = requisition_update(
+                    store, int(raw_id), body, submit=submit, routing=state.routing
+                )
+            except UpdateError as exc:
+                return _error(spec.object_name, str(exc), exc.status)
+            status = 200
         if rec is None:
             return Response(
                 _json_bytes({"errors": {spec.object_name: problems}}), 400, media_type=JSON_TYPE
             )
-        sel = state.store.renderer.named("requisitions", "full")
-        return Response(state.store.renderer.render(sel, rec).encode(), 201, media_type=JSON_TYPE)
+        sel = store.renderer.named("requisitions", "full")
+        return Response(store.renderer.render(sel, rec).encode(), status, media_type=JSON_TYPE)
 
     async def index(request: Request) -> Response:
         return HTMLResponse(render_index(state))
@@ -447,10 +465,16 @@ def build_router(state: SandboxState) -> Starlette:
         Route("/oauth2/token", token, methods=["POST"]),
         # [S] names this path as the client-credentials tokenUrl (coupa-api.md 2 and 10).
         Route("/oauth2/access_tokens", token, methods=["POST"]),
-        Route("/api/requisitions", create_requisition, methods=["POST"]),
-        Route("/api/requisitions/submit_for_approval", create_requisition, methods=["POST"]),
+        Route("/api/requisitions", write_requisition, methods=["POST"]),
+        Route("/api/requisitions/submit_for_approval", write_requisition, methods=["POST"]),
         # The same, as the docs' Special Actions page writes it (coupa-api.md 6.1).
-        Route("/api/requisitions/new/submit_for_approval", create_requisition, methods=["POST"]),
+        Route("/api/requisitions/new/submit_for_approval", write_requisition, methods=["POST"]),
+        Route("/api/requisitions/{rec_id}", write_requisition, methods=["PUT", "PATCH"]),
+        Route(
+            "/api/requisitions/{rec_id}/update_and_submit_for_approval",
+            write_requisition,
+            methods=["PUT"],
+        ),
         Route("/api/{resource}", list_records, methods=["GET"]),
         Route("/api/{resource}/{rec_id}", show_record, methods=["GET"]),
         *control_routes(state),

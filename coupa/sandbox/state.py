@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -19,6 +20,8 @@ from coupa.sandbox.auth import (
     ScopeMode,
     load_clients,
 )
+from coupa.sandbox.create import DEFAULT_ROUTING
+from coupa.sandbox.customfields import CustomField, check_unique
 from coupa.sandbox.faults import FaultInjector, FaultSettings
 from coupa.sandbox.ratelimit import ManualClock, TokenBucket
 from coupa.sandbox.resources import Registry
@@ -50,6 +53,8 @@ class SandboxConfig:
     anchor: int = field(default_factory=default_anchor)
     sizes: dict[str, int] = field(default_factory=dict)
     custom_fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    requisition_fields: tuple[CustomField, ...] = ()
+    routing: str = DEFAULT_ROUTING  # which submissions wait for a buyer (create.ROUTING_RULES)
     clients: list[OAuthClient] = field(
         default_factory=lambda: [
             OAuthClient(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, set(DEFAULT_CLIENT_SCOPES))
@@ -73,7 +78,8 @@ class SandboxState:
 
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
-        self.registry = Registry.build(config.custom_fields)
+        self.registry = Registry.build(config.custom_fields, config.requisition_fields)
+        self.routing = config.routing
         self.store = Store(
             registry=self.registry, seed=config.seed, anchor=config.anchor, sizes=config.sizes
         )
@@ -96,9 +102,10 @@ class SandboxState:
     def _load_file(self, path: Path) -> None:
         state = json.loads(path.read_text(encoding="utf-8"))
         saved_cf = {k: tuple(v) for k, v in state.get("custom_fields", {}).items()}
-        if saved_cf != self.registry.custom_fields:
+        saved_rf = tuple(CustomField.from_json(f) for f in state.get("requisition_fields", ()))
+        if (saved_cf, saved_rf) != (self.registry.custom_fields, self.registry.requisition_fields):
             # The file's custom fields win: its records carry their values.
-            self.registry = Registry.build(saved_cf)
+            self.registry = Registry.build(saved_cf, saved_rf)
             self.store = Store(
                 registry=self.registry,
                 seed=self.config.seed,
@@ -122,8 +129,21 @@ class SandboxState:
         ]
         write_json_atomic(path, payload)
 
+    def declare_requisition_fields(self, fields: Iterable[CustomField]) -> None:
+        """Replace the requisitions' custom fields (records keep the values they have).
+
+        Raises ValueError (CustomFieldError) for a clash with a standard field.
+        """
+        fields = tuple(fields)
+        check_unique(fields)
+        self.registry = Registry.build(self.registry.custom_fields, fields)
+        self.store.use_registry(self.registry)
+
     def reset(self, *, tokens: bool = False) -> None:
         """Regenerate the data from the seed and restore clients, faults, limits and stats."""
+        if self.registry.requisition_fields != self.config.requisition_fields:
+            self.declare_requisition_fields(self.config.requisition_fields)
+        self.routing = self.config.routing
         self.store.generate()
         self.auth.reset_clients()
         if tokens:
@@ -150,5 +170,7 @@ class SandboxState:
             "seed": self.config.seed,
             "anchor": self.config.anchor,
             "custom_fields": {k: list(v) for k, v in self.registry.custom_fields.items()},
+            "requisition_fields": [f.public() for f in self.registry.requisition_fields],
+            "buyer_action": self.routing,
             "state_file": str(self.config.state_file) if self.config.state_file else None,
         }

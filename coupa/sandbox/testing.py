@@ -86,9 +86,26 @@ class SandboxHandle:
         self._call("POST", "reset", json={"tokens": tokens})
 
     def settings(self, **changes: Any) -> dict[str, Any]:
-        """Change runtime settings (rate, burst, latency_ms, latency_jitter_ms, scope_mode, token_ttl); return them."""
+        """Change runtime settings (rate, burst, latency_ms, latency_jitter_ms, scope_mode, token_ttl, buyer_action); return them."""
         result: dict[str, Any] = self._call("POST", "settings", json=changes)
         return result
+
+    def requisition_fields(
+        self, *fields: Mapping[str, Any], replace: bool = False
+    ) -> list[dict[str, Any]]:
+        """Declare custom fields of requisitions, e.g.
+        `{"on": "header", "name": "po-ref", "type": "string", "required": True}`; return all.
+
+        Without fields, return the declared ones. `replace=True` drops the others.
+        """
+        if not fields and not replace:
+            result = self._call("GET", "requisition_fields")
+        else:
+            result = self._call(
+                "POST", "requisition_fields", json={"fields": list(fields), "replace": replace}
+            )
+        declared: list[dict[str, Any]] = result["fields"]
+        return declared
 
     def advance_clock(self, seconds: float) -> float:
         """Move the rate limit's clock forward (needs `manual_clock=True`); return its reading."""
