@@ -201,3 +201,31 @@ def test_option_syntax_errors_are_explained() -> None:
         parse_custom_field_option("po-ref")
     with pytest.raises(CustomFieldError, match="declared twice"):
         parse_custom_field_option("header:a,header:a")
+
+
+def test_declarations_and_values_survive_a_restart(tmp_path: Any, make_api: Any) -> None:
+    """With a state file, declared fields and their values are there after a restart."""
+    state = tmp_path / "state.json"
+    with running_sandbox(rate=0, requisitions=3, state_file=str(state)) as sb:
+        sb.requisition_fields({"on": "header", "name": "po-ref", "required": True})
+        api = make_api(sb)
+        user = next(u for u in sb.records("users", active_only=True) if u["id"] != 1)
+        address = sb.records("addresses", active_only=True)[0]
+        line = {
+            "line-num": 1,
+            "description": "Desk",
+            "unit-price": "10",
+            "currency": {"code": "USD"},
+        }
+        body = {
+            "requested-by": {"id": user["id"]},
+            "ship-to-address": {"id": address["id"]},
+            "po-ref": "SF-7",
+            "requisition-lines": [line],
+        }
+        created = api.http.post("/api/requisitions", json=body)
+        api.close()
+        assert created.status_code == 201, created.text
+    with running_sandbox(rate=0, requisitions=3, state_file=str(state)) as sb:
+        assert [f["name"] for f in sb.requisition_fields()] == ["po-ref"]
+        assert sb.record("requisitions", created.json()["id"])["po-ref"] == "SF-7"
