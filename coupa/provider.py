@@ -7,11 +7,13 @@ from typing import Any
 from coupa.connections.selectors import connection_summary
 from coupa.reference.registry import PICKABLE
 from coupa.reference.selectors import chart_list, record_counts
+from coupa.requisitions.mapping import mapping_problems
 from integrations.models import Connection, Provider
-from integrations.providers import ProviderCard
+from integrations.providers import Blocker, ProviderCard
 from integrations.selectors import connection_current, connection_validation_latest
 from spendflo.organizations.models import Organization
 from spendflo.users.models import User
+from spendflo.workflows.models import WorkflowVersion
 
 
 class CoupaProvider:
@@ -40,3 +42,7 @@ class CoupaProvider:
                 validation=connection_validation_latest(connection=connection),
             )
         return ProviderCard(template="coupa/_procurement_card.html", context=context)
+
+    def workflow_blockers(self, *, version: WorkflowVersion) -> list[Blocker]:
+        """The mapping's problems and the connection's, as the publish gate lists them."""
+        return [Blocker(p.target, p.message) for p in mapping_problems(version)]

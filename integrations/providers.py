@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
 from spendflo.organizations.models import Organization
 from spendflo.users.models import User
+
+if TYPE_CHECKING:
+    from spendflo.workflows.models import WorkflowVersion
 
 
 @dataclass(frozen=True)
@@ -25,12 +28,28 @@ class ProviderCard:
     context: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Blocker:
+    """One reason a workflow version cannot be published.
+
+    `target` names the row to fix (a provider field key such as `line.currency`), or is
+    empty for the form, the steps or the connection.
+    """
+
+    target: str
+    message: str
+
+
 class IntegrationProvider(Protocol):
     key: str  # the `Connection.provider` value
     name: str  # shown to admins
 
     def procurement_card(self, *, organization: Organization, user: User) -> ProviderCard:
         """The provider's card on Settings → Integrations → Procurement."""
+        ...
+
+    def workflow_blockers(self, *, version: WorkflowVersion) -> list[Blocker]:
+        """What keeps a workflow version from being published (its mapping, the connection)."""
         ...
 
 

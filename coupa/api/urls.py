@@ -23,7 +23,9 @@ urlpatterns = [
     path("coupa/sync", views.SyncView.as_view(), name="coupa-sync"),
     path("coupa/sync-runs", views.SyncRunList.as_view(), name="coupa-sync-runs"),
     path("coupa/sync-runs/<int:pk>", views.SyncRunDetail.as_view(), name="coupa-sync-run"),
-    path("coupa/sync-runs/<int:pk>/cancel", views.SyncRunCancel.as_view(), name="coupa-sync-cancel"),
+    path(
+        "coupa/sync-runs/<int:pk>/cancel", views.SyncRunCancel.as_view(), name="coupa-sync-cancel"
+    ),
 ]
 
 for _kind in SERIALIZERS:
