@@ -265,9 +265,14 @@ def _suggest(
     """A source for an unmapped field: by name and type, else a sensible default."""
     words = [w.lower() for w in pr.suggest]
     best: tuple[int, FormField] | None = None
+    header_twin = pr.level == "line" and any(
+        f.level == "header" and f.coupa_key == pr.coupa_key for f in pr_fields_for(version)
+    )
     for ff in fields:
         if not pr.accepts_form_field(ff):
             continue
+        if header_twin and ff.group == FormField.Group.REQUEST:
+            continue  # a request-wide answer feeds the header's own field (need-by-date)
         haystack = f"{ff.api_name} {ff.label}".lower().replace("_", " ")
         score = sum(2 if w in ff.api_name.lower() else 1 for w in words if w in haystack)
         if ff.pk in taken:
