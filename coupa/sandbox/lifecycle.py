@@ -169,9 +169,17 @@ def requisition_actions(req: Record) -> list[str]:
     return [a for a, allowed in REQUISITION_ACTIONS.items() if req["status"] in allowed]
 
 
-def purchase_order_actions(po: Record) -> list[str]:
-    """Return the actions `po`'s status allows (Coupa's action names)."""
-    return [a for a, (allowed, _) in PURCHASE_ORDER_ACTIONS.items() if po["status"] in allowed]
+def purchase_order_actions(store: Store, po: Record) -> list[str]:
+    """Return the actions `po` allows (Coupa's action names): by status, and no cancel
+    once anything is received."""
+    actions = [a for a, (allowed, _) in PURCHASE_ORDER_ACTIONS.items() if po["status"] in allowed]
+    if "cancel" in actions and _has_receipts(store, po):
+        actions.remove("cancel")
+    return actions
+
+
+def _has_receipts(store: Store, po: Record) -> bool:
+    return any(float(line.get("received") or 0.0) > 0 for line in purchase_order_lines(store, po))
 
 
 # -- requisitions ------------------------------------------------------------
@@ -347,9 +355,7 @@ def purchase_order_action(
         raise LifecycleError(
             f"purchase order {po_id} is {po['status']}; {name} needs {_either(allowed)}"
         )
-    if name == "cancel" and any(
-        float(line.get("received") or 0.0) > 0 for line in purchase_order_lines(store, po)
-    ):
+    if name == "cancel" and _has_receipts(store, po):
         raise LifecycleError(
             f"purchase order {po_id} has receipts and cannot be cancelled; close it instead"
         )

@@ -258,12 +258,12 @@ def _po_total(store: Store, po: Record) -> str:
     return _sum(line.get("total") for line in lifecycle.purchase_order_lines(store, po))
 
 
-def _order_buttons(po: Record) -> str:
+def _order_buttons(store: Store, po: Record) -> str:
     forms = [
         f'<form method="post" action="/order_headers/{po["id"]}/{action}">'
         f'<button type="submit"{" class=secondary" if action == "cancel" else ""}>'
         f"{PURCHASE_ORDER_BUTTONS[action]}</button></form>"
-        for action in lifecycle.purchase_order_actions(po)
+        for action in lifecycle.purchase_order_actions(store, po)
     ]
     if not forms:
         return "<p><em>No actions in this status.</em></p>"
@@ -305,7 +305,7 @@ def render_order(state: SandboxState, po: Record, error: str | None = None) -> s
     ]
     return (
         f"<h1>Purchase order {esc(str(po['po-number']))} {_status(po['status'])}</h1>"
-        f"{_error(error)}{_facts(facts)}{_order_buttons(po)}<h2>Lines</h2>"
+        f"{_error(error)}{_facts(facts)}{_order_buttons(store, po)}<h2>Lines</h2>"
         + _table(
             (
                 "#",
