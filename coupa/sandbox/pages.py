@@ -89,7 +89,10 @@ def _not_found(what: str) -> HTMLResponse:
 
 
 def _time(store: Store, epoch: Any) -> str:
-    return esc(store.renderer.format_time(epoch)) if isinstance(epoch, int) else "&ndash;"
+    if not isinstance(epoch, int):
+        return "&ndash;"
+    text = store.renderer.format_time(epoch)  # 2024-03-01T10:15:00-08:00
+    return esc(f"{text[:10]} {text[11:19]} {text[19:]}")
 
 
 def _user(store: Store, user_id: Any) -> str:
