@@ -166,11 +166,11 @@ class SandboxState:
         """Apply the auto-pilot's due steps; write the state file if any was."""
         try:
             done = self.autopilot.tick(self.store)
-        except Exception:  # a bug here must not take every request down with it
+            if done:
+                self.save()
+        except Exception:  # a bug or a full disk must not take every request down with it
             log.exception("autopilot tick failed")
             return []
-        if done:
-            self.save()
         return done
 
     def settings(self) -> dict[str, Any]:
