@@ -22,6 +22,7 @@ from coupa.sandbox.auth import (
     OAuthClient,
     load_clients,
 )
+from coupa.sandbox.autopilot import parse_steps
 from coupa.sandbox.create import DEFAULT_ROUTING, ROUTING_RULES
 from coupa.sandbox.customfields import parse_custom_field_option
 from coupa.sandbox.faults import FaultSettings
@@ -179,6 +180,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="/api/",
         help="comma-separated path prefixes faults apply to (default /api/)",
     )
+    g = p.add_argument_group("auto-pilot")
+    g.add_argument(
+        "--autopilot",
+        default="",
+        help="move new requisitions along, e.g. approve=30,order=60,receive=300 "
+        "(seconds after submission, approval, ordering; a step left out does not happen)",
+    )
     p.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     return p
 
@@ -229,6 +237,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
     )
     if args.anchor_date is not None:
         cfg.anchor = anchor_from_date(args.anchor_date)
+    cfg.autopilot = parse_steps(args.autopilot)
     return cfg
 
 

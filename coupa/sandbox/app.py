@@ -29,6 +29,8 @@ from starlette.routing import Route
 
 from coupa.sandbox.control import control_routes
 from coupa.sandbox.create import UpdateError, requisition_create, requisition_update
+from coupa.sandbox.lifecycle_api import lifecycle_routes
+from coupa.sandbox.pages import PAGE_PREFIXES, page_routes, render_recent_documents
 from coupa.sandbox.query import QueryError, execute, parse_query
 from coupa.sandbox.ratelimit import retry_after_header
 from coupa.sandbox.render import Selection
@@ -45,6 +47,8 @@ Send = Callable[[Message], Awaitable[None]]
 JSON_TYPE = "application/json; charset=utf-8"
 #: Records rendered per event-loop turn when prefetching the next page.
 PREFETCH_CHUNK = 10
+#: Seconds between the auto-pilot's background ticks (it also ticks on every request).
+AUTOPILOT_TICK = 1.0
 
 
 def _json_bytes(payload: Any) -> bytes:
@@ -149,8 +153,11 @@ class SandboxApp:
             await self.router(scope, receive, send)
             return
         path: str = scope["path"]
-        if path == "/" or path.startswith("/_sandbox"):
-            # Control endpoints and the page are neither limited, faulted nor counted.
+        if path != "/_sandbox/autopilot/run":
+            # Due auto-pilot steps first, so a request sees what the clock has made due.
+            self.state.tick()
+        if path == "/" or path.startswith(("/_sandbox", *PAGE_PREFIXES)):
+            # Control endpoints and the pages are neither limited, faulted nor counted.
             await self.router(scope, receive, send)
             return
         await self._handle(scope, receive, send, path)
@@ -452,9 +459,18 @@ def build_router(state: SandboxState) -> Starlette:
         detail = exc.detail if isinstance(exc, HTTPException) else "error"
         return JSONResponse(_error_body("base", str(detail)), status_code=status)
 
+    async def autopilot_ticks() -> None:
+        while True:
+            await asyncio.sleep(AUTOPILOT_TICK)
+            state.tick()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        ticker = asyncio.create_task(autopilot_ticks())
         yield
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
         try:
             state.save()
         except OSError:
@@ -478,6 +494,8 @@ def build_router(state: SandboxState) -> Starlette:
         Route("/api/{resource}", list_records, methods=["GET"]),
         Route("/api/{resource}/{rec_id}", show_record, methods=["GET"]),
         *control_routes(state),
+        *lifecycle_routes(state),
+        *page_routes(state),
     ]
     return Starlette(
         routes=routes, exception_handlers={HTTPException: not_found}, lifespan=lifespan
@@ -509,6 +527,7 @@ td,th{{border:1px solid #ccc;padding:.25rem .6rem;text-align:left;font-size:.9re
 <body><h1>Coupa sandbox</h1>
 <p>A stand-in for a Coupa instance: OAuth2 at <code>/oauth2/token</code>, data under <code>/api/</code>,
 control API under <code>/_sandbox/</code>. See <code>docs/sandbox.md</code>.</p>
+{render_recent_documents(state)}
 <h2>Data</h2><table><tr><th>Resource</th><th>Records</th><th>Active</th></tr>{rows}</table>
 <h2>Faults</h2><pre>{faults}</pre>
 <h2>Settings</h2><pre>{settings}</pre>

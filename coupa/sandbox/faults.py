@@ -129,5 +129,10 @@ class FaultInjector:
 
 def _copy(s: FaultSettings) -> FaultSettings:
     return FaultSettings(
-        dict(s.rates), s.storm_length, s.storm_retry_after, s.slow_seconds, s.apply_to, deque(s.queue)
+        dict(s.rates),
+        s.storm_length,
+        s.storm_retry_after,
+        s.slow_seconds,
+        s.apply_to,
+        deque(s.queue),
     )

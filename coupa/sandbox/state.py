@@ -20,6 +20,7 @@ from coupa.sandbox.auth import (
     ScopeMode,
     load_clients,
 )
+from coupa.sandbox.autopilot import Autopilot
 from coupa.sandbox.create import DEFAULT_ROUTING
 from coupa.sandbox.customfields import CustomField, check_unique
 from coupa.sandbox.faults import FaultInjector, FaultSettings
@@ -71,6 +72,7 @@ class SandboxConfig:
     state_file: Path | None = None
     warm_cache: bool = False
     prefetch: bool = True  # render the next keyset page in idle time
+    autopilot: dict[str, float] = field(default_factory=dict)  # step -> seconds
 
 
 class SandboxState:
@@ -98,6 +100,8 @@ class SandboxState:
             self.store.generate()
         if config.warm_cache:
             self.store.warm()
+        self.autopilot = Autopilot(self.clock or time.monotonic, config.autopilot)
+        self.autopilot.start(self.store)
 
     def _load_file(self, path: Path) -> None:
         state = json.loads(path.read_text(encoding="utf-8"))
@@ -155,7 +159,19 @@ class SandboxState:
         self.auth.scope_mode = self.config.scope_mode
         self.auth.token_ttl = self.config.token_ttl
         self.stats.reset()
+        self.autopilot.start(self.store, self.config.autopilot)
         self.save()
+
+    def tick(self) -> list[dict[str, Any]]:
+        """Apply the auto-pilot's due steps; write the state file if any was."""
+        try:
+            done = self.autopilot.tick(self.store)
+            if done:
+                self.save()
+        except Exception:  # a bug or a full disk must not take every request down with it
+            log.exception("autopilot tick failed")
+            return []
+        return done
 
     def settings(self) -> dict[str, Any]:
         """Return the runtime settings as JSON."""
@@ -173,4 +189,5 @@ class SandboxState:
             "requisition_fields": [f.public() for f in self.registry.requisition_fields],
             "buyer_action": self.routing,
             "state_file": str(self.config.state_file) if self.config.state_file else None,
+            "autopilot": dict(self.autopilot.steps),
         }
