@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
+
 from coupa.connections.selectors import connection_summary
 from coupa.reference.registry import PICKABLE
 from coupa.reference.selectors import chart_list, record_counts
@@ -44,5 +46,23 @@ class CoupaProvider:
         return ProviderCard(template="coupa/_procurement_card.html", context=context)
 
     def workflow_blockers(self, *, version: WorkflowVersion) -> list[Blocker]:
-        """The mapping's problems and the connection's, as the publish gate lists them."""
-        return [Blocker(p.target, p.message) for p in mapping_problems(version)]
+        """The mapping's problems and the connection's, as the publish gate lists them.
+
+        Each links to where it is fixed: its row of the mapping page, or the connection.
+        """
+        mapping = _mapping_url(version)
+        connection = reverse("integrations:procurement")
+        return [
+            Blocker(p.target, p.message, f"{mapping}#row-{p.target}" if p.target else connection)
+            for p in mapping_problems(version)
+        ]
+
+    def workflow_links(self, *, version: WorkflowVersion) -> list[tuple[str, str]]:
+        """The version's Coupa field mapping and its preview."""
+        return [("Coupa field mapping", _mapping_url(version))]
+
+
+def _mapping_url(version: WorkflowVersion) -> str:
+    return reverse(
+        "coupa:mapping", kwargs={"workflow_id": version.workflow_id, "number": version.number}
+    )

@@ -38,6 +38,7 @@ class Blocker:
 
     target: str
     message: str
+    url: str = ""  # where to fix it (the mapping row), when the provider has a page for it
 
 
 class IntegrationProvider(Protocol):
@@ -50,6 +51,10 @@ class IntegrationProvider(Protocol):
 
     def workflow_blockers(self, *, version: WorkflowVersion) -> list[Blocker]:
         """What keeps a workflow version from being published (its mapping, the connection)."""
+        ...
+
+    def workflow_links(self, *, version: WorkflowVersion) -> list[tuple[str, str]]:
+        """(label, URL) of the provider's pages for a version, e.g. its field mapping."""
         ...
 
 

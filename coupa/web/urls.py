@@ -1,6 +1,6 @@
 from django.urls import path
 
-from coupa.web import views
+from coupa.web import views, workflow_views
 
 app_name = "coupa"
 
@@ -17,4 +17,9 @@ urlpatterns = [
     path("records/<str:kind>/", views.RecordsView.as_view(), name="records"),
     path("records/<str:kind>/bulk/", views.BulkToggleView.as_view(), name="bulk_toggle"),
     path("records/<str:kind>/<int:pk>/toggle/", views.ToggleView.as_view(), name="toggle"),
+    path(
+        "workflows/<int:workflow_id>/versions/<int:number>/mapping/",
+        workflow_views.MappingView.as_view(),
+        name="mapping",
+    ),
 ]
