@@ -79,7 +79,11 @@ class Account(PickableRecordModel):
                 fields=["connection", "external_id"], name="coupa_account_unique"
             )
         ]
-        indexes = [models.Index(fields=["connection", "chart", "active", "show_to_users"])]
+        indexes = [
+            models.Index(fields=["connection", "chart", "active", "show_to_users"]),
+            # Pickers list offered records in this order, a page at a time.
+            models.Index(fields=["connection", "code", "id"], name="coupa_account_picker"),
+        ]
 
     def __str__(self) -> str:
         return self.code
@@ -102,7 +106,10 @@ class Vendor(PickableRecordModel):
                 fields=["connection", "external_id"], name="coupa_vendor_unique"
             )
         ]
-        indexes = [models.Index(fields=["connection", "active", "show_to_users"])]
+        indexes = [
+            models.Index(fields=["connection", "active", "show_to_users"]),
+            models.Index(fields=["connection", "name", "id"], name="coupa_vendor_picker"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -122,7 +129,10 @@ class Item(PickableRecordModel):
         constraints = [
             models.UniqueConstraint(fields=["connection", "external_id"], name="coupa_item_unique")
         ]
-        indexes = [models.Index(fields=["connection", "active", "show_to_users"])]
+        indexes = [
+            models.Index(fields=["connection", "active", "show_to_users"]),
+            models.Index(fields=["connection", "name", "id"], name="coupa_item_picker"),
+        ]
 
     def __str__(self) -> str:
         return self.name
