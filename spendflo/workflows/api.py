@@ -139,7 +139,9 @@ class FormFieldInputSerializer(serializers.Serializer[Any]):
     group = serializers.ChoiceField(FormField.Group.choices, default=FormField.Group.REQUEST)
     help_text = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")  # type: ignore[assignment]
     required = serializers.BooleanField(default=False)  # type: ignore[assignment]
-    choices = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+    choices = serializers.ListField(
+        child=serializers.CharField(allow_blank=True), required=False, default=list
+    )
 
 
 class FormFieldUpdateSerializer(serializers.Serializer[Any]):
@@ -149,7 +151,7 @@ class FormFieldUpdateSerializer(serializers.Serializer[Any]):
     type = serializers.ChoiceField(FormField.Type.choices, required=False)
     help_text = serializers.CharField(max_length=300, required=False, allow_blank=True)  # type: ignore[assignment]
     required = serializers.BooleanField(required=False)  # type: ignore[assignment]
-    choices = serializers.ListField(child=serializers.CharField(), required=False)
+    choices = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False)
 
 
 class MoveSerializer(serializers.Serializer[Any]):

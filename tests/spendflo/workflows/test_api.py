@@ -97,7 +97,9 @@ def test_form_fields_are_added_changed_moved_reordered_and_removed(admin_user, w
     base = f"/api/v1/workflow-versions/{version.pk}/fields"
 
     added = client.post(
-        base, {"label": "Vendor", "type": "vendor", "group": "line", "required": True}, format="json"
+        base,
+        {"label": "Vendor", "type": "vendor", "group": "line", "required": True},
+        format="json",
     )
     assert added.status_code == 201, added.json()
     field = added.json()
@@ -303,18 +305,18 @@ def test_another_organizations_objects_are_not_found(admin_user, workflow, stran
     for method, url, data in calls:
         response = getattr(client, method)(url, data, format="json")
         assert response.status_code == 404, (method, url)
-    assert [w["name"] for w in client.get("/api/v1/workflows").json()["results"]] == [
-        "IT hardware"
-    ]
+    assert [w["name"] for w in client.get("/api/v1/workflows").json()["results"]] == ["IT hardware"]
     stranger.refresh_from_db()
     assert stranger.name == "Globex" and field.label == FormField.objects.get(pk=field.pk).label
     assert stranger.versions.count() == 1 and version.fields.count() == 1
 
 
 def test_the_openapi_schema_describes_the_workflow_operations(admin_user: User) -> None:
-    schema = api_as(admin_user).get(
-        "/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json"
-    ).json()
+    schema = (
+        api_as(admin_user)
+        .get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+        .json()
+    )
     paths = schema["paths"]
     expected = {
         "/api/v1/workflows": {"get", "post"},
