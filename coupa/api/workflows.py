@@ -23,6 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from coupa.reference.registry import RESOURCES
 from coupa.reference.selectors import offered_record_list
 from coupa.requisitions.custom_fields import (
     CustomFieldError,
@@ -542,7 +543,8 @@ class PickerView(generics.ListAPIView):  # type: ignore[type-arg]
         connection = connection_current(organization=request_organization(self.request))
         if connection is None:
             # Nothing is offered without a connection; an empty list, not an error.
-            return WorkflowVersion.objects.none()
+            none: QuerySet[Any] = RESOURCES[kind].model.objects.none()
+            return none
         search = self.request.query_params.get("search", "")[:200]
         return offered_record_list(connection=connection, kind=kind, search=search)
 
