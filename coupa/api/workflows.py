@@ -543,7 +543,7 @@ class PickerView(generics.ListAPIView):  # type: ignore[type-arg]
         connection = connection_current(organization=request_organization(self.request))
         if connection is None:
             # Nothing is offered without a connection; an empty list, not an error.
-            none: QuerySet[Any] = RESOURCES[kind].model.objects.none()
+            none: QuerySet[Any] = RESOURCES[kind].model._default_manager.none()
             return none
         search = self.request.query_params.get("search", "")[:200]
         return offered_record_list(connection=connection, kind=kind, search=search)
