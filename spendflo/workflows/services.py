@@ -268,6 +268,8 @@ def form_field_move(*, field: FormField, offset: int, user: User | None) -> None
     for position, f in enumerate(siblings, start=1):
         if f.position != position:
             FormField.objects.filter(pk=f.pk).update(position=position)
+    if new != index:
+        _audit(field.version, user, f"Moved field “{field.label}” of {field.version}.")
 
 
 @transaction.atomic
@@ -366,3 +368,4 @@ def fields_reorder(
     for position, field in enumerate([*(by_name[n] for n in names), *rest], start=1):
         if field.position != position:
             FormField.objects.filter(pk=field.pk).update(position=position)
+    _audit(version, user, f"Reordered the fields of {version}.")
