@@ -193,6 +193,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Choice sets sharing a field name ("state", "type") get stable names of their own.
+    "ENUM_NAME_OVERRIDES": {
+        "WorkflowVersionStateEnum": "spendflo.workflows.models.WorkflowVersion.State",
+        "FormFieldTypeEnum": "spendflo.workflows.models.FormField.Type",
+        "MappingSourceEnum": "integrations.models.FieldMapping.Source",
+        "CustomFieldTypeEnum": "integrations.models.CustomFieldDefinition.Type",
+        "CustomFieldLevelEnum": "integrations.models.CustomFieldDefinition.Level",
+        "MappingLevelEnum": ["header", "line"],
+    },
 }
 
 # Celery: JSON only; late acks for our idempotent tasks; explicit limits.

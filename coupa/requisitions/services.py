@@ -38,6 +38,11 @@ class PreviewError(Exception):
         self.messages = messages or []
 
 
+class TestDraftUnconfirmedError(PreviewError):
+    """Coupa did not answer the test draft (timeout, network, server error, credentials):
+    whether a draft was created is unknown; the API answers 502."""
+
+
 @dataclass
 class Preview:
     payload: dict[str, Any]
@@ -122,7 +127,7 @@ def requisition_test_draft(
     except CoupaValidationError as exc:
         raise PreviewError(exc.user_message, exc.messages) from None
     except CoupaError as exc:
-        raise PreviewError(
+        raise TestDraftUnconfirmedError(
             f"{exc.user_message} No test draft was confirmed; look in Coupa before trying again."
         ) from None
     coupa_id = int(created["id"])

@@ -268,6 +268,8 @@ def form_field_move(*, field: FormField, offset: int, user: User | None) -> None
     for position, f in enumerate(siblings, start=1):
         if f.position != position:
             FormField.objects.filter(pk=f.pk).update(position=position)
+    if new != index:
+        _audit(field.version, user, f"Moved field “{field.label}” of {field.version}.")
 
 
 @transaction.atomic
@@ -338,14 +340,32 @@ def version_publish(*, version: WorkflowVersion, user: User | None) -> WorkflowV
     return version
 
 
+@transaction.atomic
 def fields_reorder(
     *, version: WorkflowVersion, api_names: Iterable[str], user: User | None
 ) -> None:
-    """Put a group's fields in the given order (API names of one group)."""
+    """Put a group's fields in the given order (API names of one group).
+
+    All or nothing: an unknown or repeated name, or names of both groups, change nothing.
+    Fields of the group that are not listed follow the listed ones, in their order.
+    """
     _editable(version)
+    names = list(api_names)
     by_name = {f.api_name: f for f in version.fields.all()}
-    for position, name in enumerate(api_names, start=1):
-        field = by_name.get(name)
-        if field is None:
+    for name in names:
+        if name not in by_name:
             raise WorkflowError(f"No field {name!r} in this version.")
-        FormField.objects.filter(pk=field.pk).update(position=position)
+    if len(set(names)) != len(names):
+        raise WorkflowError("Each field can be listed once.")
+    groups = {by_name[name].group for name in names}
+    if len(groups) != 1:
+        raise WorkflowError("Reorder one group at a time: the request's fields or each line's.")
+    group = groups.pop()
+    rest = sorted(
+        (f for f in by_name.values() if f.group == group and f.api_name not in names),
+        key=lambda f: (f.position, f.pk),
+    )
+    for position, field in enumerate([*(by_name[n] for n in names), *rest], start=1):
+        if field.position != position:
+            FormField.objects.filter(pk=field.pk).update(position=position)
+    _audit(version, user, f"Reordered the fields of {version}.")

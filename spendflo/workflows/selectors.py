@@ -1,0 +1,50 @@
+"""Shared reads of workflows and their versions, always scoped to one organization."""
+
+from __future__ import annotations
+
+from django.db.models import Case, OuterRef, QuerySet, Subquery, Value, When
+
+from spendflo.organizations.models import Organization
+from spendflo.workflows.models import FormField, Workflow, WorkflowVersion
+
+
+def _version_of(state: str, column: str) -> Subquery:
+    return Subquery(
+        WorkflowVersion.objects.filter(workflow=OuterRef("pk"), state=state).values(column)[:1]
+    )
+
+
+def workflow_list(*, organization: Organization) -> QuerySet[Workflow]:
+    """The organization's workflows by name, with the id and number of their published and
+    draft versions (`published_id`, `published_number`, `draft_id`, `draft_number`)."""
+    published, draft = WorkflowVersion.State.PUBLISHED, WorkflowVersion.State.DRAFT
+    return (
+        Workflow.objects.filter(organization=organization)
+        .annotate(
+            published_id=_version_of(published, "pk"),
+            published_number=_version_of(published, "number"),
+            draft_id=_version_of(draft, "pk"),
+            draft_number=_version_of(draft, "number"),
+        )
+        .order_by("name", "pk")
+    )
+
+
+def version_list(*, organization: Organization) -> QuerySet[WorkflowVersion]:
+    """Every workflow version of the organization, newest first within a workflow."""
+    return (
+        WorkflowVersion.objects.filter(workflow__organization=organization)
+        .select_related("workflow", "approver", "published_by")
+        .order_by("workflow__name", "workflow_id", "-number")
+    )
+
+
+def version_get(*, organization: Organization, version_id: int) -> WorkflowVersion | None:
+    """One version of the organization's workflows, or None (another tenant's is None too)."""
+    return version_list(organization=organization).filter(pk=version_id).first()
+
+
+def form_field_list(*, version: WorkflowVersion) -> QuerySet[FormField]:
+    """A version's form: the request's questions, then each line's, in their order."""
+    request_first = Case(When(group=FormField.Group.REQUEST, then=Value(0)), default=Value(1))
+    return version.fields.order_by(request_first, "position", "pk")
