@@ -59,7 +59,11 @@ class CoupaProvider:
 
     def workflow_links(self, *, version: WorkflowVersion) -> list[tuple[str, str]]:
         """The version's Coupa field mapping and its preview."""
-        return [("Coupa field mapping", _mapping_url(version))]
+        kwargs = {"workflow_id": version.workflow_id, "number": version.number}
+        return [
+            ("Coupa field mapping", _mapping_url(version)),
+            ("Preview the Coupa requisition", reverse("coupa:preview", kwargs=kwargs)),
+        ]
 
 
 def _mapping_url(version: WorkflowVersion) -> str:
