@@ -357,7 +357,12 @@ def mapping_problems(version: WorkflowVersion) -> list[Problem]:
             Problem("", "The form has no line fields: a Coupa requisition needs at least one line.")
         )
     for row in mapping_table(version):
-        problems.extend(Problem(row.field.key, f"{row.field.label}: {p}") for p in row.problems)
+        label = row.field.label
+        problems.extend(
+            # "Requested by is required…" names its field already; others get it in front.
+            Problem(row.field.key, p if p.startswith(f"{label} ") else f"{label}: {p}")
+            for p in row.problems
+        )
     return problems
 
 

@@ -28,6 +28,7 @@ from coupa.requisitions.fields import (
     BOOLEAN,
     DATE,
     DECIMAL,
+    FORM_SOURCES,
     LINE_TYPE,
     LINE_TYPES,
     LOOKUP,
@@ -120,6 +121,8 @@ class RowView:
     default: Picker | None
     requester: list[tuple[str, str]]
     request_data: list[tuple[str, str]]
+    suggestion_label: str = ""
+    form_types: list[str] = field(default_factory=list)  # form field types that could feed it
 
     @property
     def key(self) -> str:
@@ -205,6 +208,15 @@ def _constant_text(pr: PrField, value: Any, records: _Records) -> str:
     return str(value)
 
 
+def _suggestion_label(row: Row, records: _Records) -> str:
+    s = row.suggestion
+    if s is None:
+        return ""
+    if s.source == Source.CONSTANT:
+        return f"Constant: {_constant_text(row.field, s.value, records)}"
+    return s.label
+
+
 def mapping_rows(version: WorkflowVersion) -> list[RowView]:
     """The mapping table with, per row, what the admin may choose as its source."""
     connection = connection_current(organization=version.workflow.organization)
@@ -235,6 +247,11 @@ def mapping_rows(version: WorkflowVersion) -> list[RowView]:
                     (k, v)
                     for k, v in REQUEST_ATTRIBUTES.items()
                     if k in REQUEST_SOURCES.get(pr.value_type, ())
+                ],
+                suggestion_label=_suggestion_label(row, records),
+                form_types=[
+                    str(FormField.Type(t).label)
+                    for t in sorted(FORM_SOURCES.get(pr.value_type, ()))
                 ],
             )
         )

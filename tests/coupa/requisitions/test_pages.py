@@ -161,6 +161,14 @@ def test_an_optional_mapping_can_be_removed(client_as: Any, setup: Setup) -> Non
     assert not setup.version.mappings.filter(target="need-by-date").exists()
 
 
+def test_blockers_name_their_field_once(setup: Setup) -> None:
+    """A problem that starts with its field's label is not prefixed with it again."""
+    messages = [p.message for p in mapping_problems(setup.version)]
+    assert "Requested by is required by Coupa: map it." in messages
+    assert not any(m.startswith("Requested by: Requested by") for m in messages)
+    assert any(m.startswith("Description: Coupa needs a description or an item") for m in messages)
+
+
 def test_problems_are_shown_per_row(client_as: Any, setup: Setup) -> None:
     row = _row(client_as(setup.admin).get(_url("mapping", setup)).content.decode(), "line.currency")
     assert "Currency is required by Coupa: map it." in row
