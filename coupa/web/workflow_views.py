@@ -348,9 +348,9 @@ class MappingSetView(MappingAdminMixin, View):
                 user=request_user(request),
             )
         except MappingError as exc:
-            messages.error(request, str(exc))
+            messages.error(request, str(exc), extra_tags=target)
         else:
-            messages.success(request, f"Mapped {pr.label if pr else target}.")
+            messages.success(request, f"Mapped {pr.label if pr else target}.", extra_tags=target)
         return redirect(_mapping_url(version, target))
 
 
@@ -363,9 +363,9 @@ class MappingRemoveView(MappingAdminMixin, View):
         try:
             mapping_remove(version=version, target=target, user=request_user(request))
         except MappingError as exc:
-            messages.error(request, str(exc))
+            messages.error(request, str(exc), extra_tags=target)
         else:
-            messages.success(request, "Removed the mapping.")
+            messages.success(request, "Removed the mapping.", extra_tags=target)
         return redirect(_mapping_url(version, target))
 
 

@@ -141,14 +141,15 @@ def test_locked_mapping_has_no_remove_control_and_a_forced_post_is_refused(
     client.post(_url("mapping_accept", setup), {"target": "ship-to-address"})
     row = _row(client.get(_url("mapping", setup)).content.decode(), "ship-to-address")
     assert 'data-testid="locked"' in row
-    assert "mapping_remove" not in row and "Remove the mapping" not in row
+    assert "/mapping/remove/" not in row and "Remove the mapping" not in row
     response = client.post(
         _url("mapping_remove", setup), {"target": "ship-to-address"}, follow=True
     )
-    assert (
-        "Ship-to address is required by Coupa: its mapping cannot be removed, only changed to another source."
-        in response.content.decode()
+    reason = (
+        "Ship-to address is required by Coupa: its mapping cannot be removed, "
+        "only changed to another source."
     )
+    assert reason in _row(response.content.decode(), "ship-to-address")  # shown on its row
     assert setup.version.mappings.filter(target="ship-to-address").exists()
 
 
@@ -167,6 +168,25 @@ def test_blockers_name_their_field_once(setup: Setup) -> None:
     assert "Requested by is required by Coupa: map it." in messages
     assert not any(m.startswith("Requested by: Requested by") for m in messages)
     assert any(m.startswith("Description: Coupa needs a description or an item") for m in messages)
+
+
+def test_blockers_link_to_where_they_are_fixed(setup: Setup) -> None:
+    """A row's blocker links to its row; a form blocker links nowhere; the connection's to it."""
+    from coupa.provider import CoupaProvider
+
+    for field in list(setup.version.fields.filter(group="line")):
+        field.delete()
+    blockers = {b.message: b.url for b in CoupaProvider().workflow_blockers(version=setup.version)}
+    assert blockers["Ship-to address is required by Coupa: map it."] == (
+        _url("mapping", setup) + "#row-ship-to-address"
+    )
+    form = next(m for m in blockers if m.startswith("The form has no line fields"))
+    assert blockers[form] == ""
+    setup.connection.delete()
+    blockers = {b.message: b.url for b in CoupaProvider().workflow_blockers(version=setup.version)}
+    assert blockers["Coupa is not connected: connect it under Settings → Integrations."] == reverse(
+        "integrations:procurement"
+    )
 
 
 def test_problems_are_shown_per_row(client_as: Any, setup: Setup) -> None:
