@@ -12,7 +12,7 @@ BEFORE = [
     ("integrations", "0004_audit_needs_attention"),
     ("coupa", "0002_chartofaccounts_account_commodity_coupauser_currency_and_more"),
 ]
-AFTER = [("integrations", "0005_neutral_connection"), ("coupa", "0003_ratelimitbucket_to_integrations"), ("audit", "0001_initial")]
+AFTER = [("integrations", "0005_neutral_connection"), ("coupa", "0003_ratelimitbucket_to_integrations"), ("audit", "0002_alter_auditevent_action")]
 
 
 def migrate(targets):
