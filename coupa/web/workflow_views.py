@@ -414,7 +414,7 @@ class RecordSearchView(MappingAdminMixin, View):
             {
                 "options": [(r.pk, record_label(r)) for r in records],
                 "search": search,
-                "blank": request.GET.get("blank") == "1",
+                "blank": request.GET.get("blank", "")[:40],
             },
         )
 
@@ -472,6 +472,11 @@ class AnswerInput:
     options: list[tuple[str, str]] = field(default_factory=list)
     kind: str = ""
     currency: str = ""
+
+    @property
+    def selected(self) -> str:
+        """The current answer, as a record picker marks its option."""
+        return str(self.value)
 
 
 def _answer_inputs(

@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from coupa.models import CoupaUser
+from coupa.reference.selectors import offered_record_list
 from coupa.reference.services import charts_select
 from coupa.reference.walk import sync_run_execute
 from coupa.sandbox.testing import SandboxHandle, running_sandbox
@@ -152,8 +153,17 @@ def test_admin_builds_maps_previews_sends_a_test_draft_and_publishes(
         "id": small_sandbox_uom_id(small_sandbox, "EA")
     }
     page.get_by_label("Description").fill("Laptop, 14 inch")
+    # Another vendor, found by the picker's server-side search.
+    vendor = offered_record_list(connection=synced, kind="vendors").last()
+    answers = page.get_by_test_id("answers")
+    answers.get_by_label("Search Vendor").fill(vendor.name)
+    picked = answers.get_by_label("Vendor", exact=True)
+    expect(picked.locator("option").nth(1)).to_contain_text(vendor.name)
+    picked.select_option(index=1)  # after the blank "—"
     page.get_by_role("button", name="Update preview").click()
     expect(page.get_by_test_id("payload")).to_contain_text("Laptop, 14 inch")
+    payload = json.loads(page.get_by_test_id("payload").inner_text())
+    assert payload["requisition-lines"][0]["supplier"] == {"id": vendor.external_id}
     shot(page, "05-preview", full_page=True)
 
     page.get_by_role("button", name="Send a test draft to Coupa").click()

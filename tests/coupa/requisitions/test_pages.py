@@ -204,6 +204,8 @@ def test_record_search_returns_the_first_matches(client_as: Any, setup: Setup) -
     assert response.status_code == 200
     assert body.count("<option") == 20 and "Zeta supplier 00" in body
     assert setup.records["vendor"].name not in body
+    blank = client.get(_url("mapping_records", setup, kind="vendors"), {"q": "zeta", "blank": "—"})
+    assert blank.content.decode().startswith('<option value="">—</option>')
     none = client.get(_url("mapping_records", setup, kind="vendors"), {"q": "no-such-thing"})
     assert "Nothing offered matches" in none.content.decode()
     assert client.get(_url("mapping_records", setup, kind="secrets")).status_code == 404
@@ -362,7 +364,7 @@ def _preview_form(client: Any, setup: Setup) -> dict[str, str]:
         )
     ]
     data = dict(re.findall(r'<input[^>]*name="([^"]+)" value="([^"]*)"', form))
-    for name, body in re.findall(r'<select[^>]*name="([^"]+)">(.*?)</select>', form, re.S):
+    for name, body in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', form, re.S):
         chosen = re.search(r'<option value="([^"]*)" selected', body)
         data[name] = chosen.group(1) if chosen else ""
     data.pop("csrfmiddlewaretoken", None)
