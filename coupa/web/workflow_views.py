@@ -48,6 +48,7 @@ from coupa.requisitions.mapping import (
     mapping_remove,
     mapping_set,
     mapping_table,
+    pr_fields_for,
 )
 from coupa.requisitions.payload import sample_answers
 from coupa.requisitions.services import PreviewError, requisition_preview, requisition_test_draft
@@ -321,7 +322,7 @@ class MappingSetView(MappingAdminMixin, View):
         version = _version(request, workflow_id, number)
         target = request.POST.get("target", "")
         source = request.POST.get("source", "")
-        pr = next((r.field for r in mapping_table(version) if r.field.key == target), None)
+        pr = next((f for f in pr_fields_for(version) if f.key == target), None)
         try:
             if pr is None:
                 raise MappingError(f"{target!r} is not a Coupa requisition field.")
