@@ -211,6 +211,18 @@ def test_record_search_returns_the_first_matches(client_as: Any, setup: Setup) -
     assert client.get(_url("mapping_records", setup, kind="secrets")).status_code == 404
 
 
+def test_a_constant_picker_renders_only_the_first_records(client_as: Any, setup: Setup) -> None:
+    """However many vendors are offered, a constant's select lists 20 and a search box."""
+    for i in range(30):
+        VendorFactory(connection=setup.connection, name=f"Many {i:02d}")
+    page = client_as(setup.admin).get(_url("mapping", setup)).content.decode()
+    start = page.index('data-edit="line.supplier"')
+    constant = page[page.index('data-source="constant"', start) :]
+    constant = constant[: constant.index("</form>")]
+    assert 'aria-label="Search Constant for Supplier"' in constant
+    assert constant.count("<option") == 20
+
+
 def test_custom_fields_are_declared_mapped_and_removed(client_as: Any, setup: Setup) -> None:
     """A required custom field becomes a required row; removing it is audited."""
     client = client_as(setup.admin)
