@@ -9,7 +9,7 @@ from django.urls import reverse
 from coupa.connections.selectors import connection_summary
 from coupa.reference.registry import PICKABLE
 from coupa.reference.selectors import chart_list, record_counts
-from coupa.requisitions.mapping import mapping_problems
+from coupa.requisitions.mapping import Problem, connection_problems, mapping_problems
 from integrations.models import Connection, Provider
 from integrations.providers import Blocker, ProviderCard
 from integrations.selectors import connection_current, connection_validation_latest
@@ -52,14 +52,27 @@ class CoupaProvider:
         """
         mapping = _mapping_url(version)
         connection = reverse("integrations:procurement")
+        about_connection = set(connection_problems(version))
         return [
-            Blocker(p.target, p.message, f"{mapping}#row-{p.target}" if p.target else connection)
+            Blocker(p.target, p.message, _blocker_url(p, mapping, connection, about_connection))
             for p in mapping_problems(version)
         ]
 
     def workflow_links(self, *, version: WorkflowVersion) -> list[tuple[str, str]]:
         """The version's Coupa field mapping and its preview."""
-        return [("Coupa field mapping", _mapping_url(version))]
+        kwargs = {"workflow_id": version.workflow_id, "number": version.number}
+        return [
+            ("Coupa field mapping", _mapping_url(version)),
+            ("Preview the Coupa requisition", reverse("coupa:preview", kwargs=kwargs)),
+        ]
+
+
+def _blocker_url(problem: Problem, mapping: str, connection: str, about: set[Problem]) -> str:
+    """A mapping row's problem links to its row; the connection's to the Procurement page;
+    the form's (no line fields) to nothing: it is fixed on the workflow page itself."""
+    if problem.target:
+        return f"{mapping}#row-{problem.target}"
+    return connection if problem in about else ""
 
 
 def _mapping_url(version: WorkflowVersion) -> str:

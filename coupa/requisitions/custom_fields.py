@@ -16,7 +16,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
-from coupa.requisitions.fields import custom_key
+from coupa.requisitions.fields import STANDARD, custom_key
 from integrations.models import Connection, CustomFieldDefinition
 from spendflo.audit.models import AuditEvent
 from spendflo.audit.services import audit_record
@@ -43,7 +43,7 @@ def _check(level: str, type_: str, values: Sequence[str]) -> None:
     if type_ not in CustomFieldDefinition.Type.values:
         raise CustomFieldError(f"Unknown type {type_!r}.")
     if type_ == CustomFieldDefinition.Type.LOOKUP and not values:
-        raise CustomFieldError("A list of values needs its values.")
+        raise CustomFieldError("A list-of-values field needs its values.")
 
 
 def _clean(values: Sequence[Any]) -> list[str]:
@@ -81,6 +81,9 @@ def custom_field_create(
         )
     values = _clean(values)
     _check(level, type, values)
+    standard = {(f.level, f.coupa_key) for f in STANDARD.values()}
+    if (level, api_name) in standard or (level == "header" and api_name == "requisition-lines"):
+        raise CustomFieldError(f"{api_name!r} is a standard requisition field, not a custom one.")
     try:
         with transaction.atomic():
             definition = CustomFieldDefinition.objects.create(
@@ -93,7 +96,7 @@ def custom_field_create(
                 values=values if type == CustomFieldDefinition.Type.LOOKUP else [],
             )
     except IntegrityError:
-        raise CustomFieldError(f"{api_name!r} is already declared at this level.") from None
+        raise CustomFieldError(f"The custom field {api_name!r} is already declared.") from None
     _audit(connection, user, f"Declared the Coupa custom field {custom_key(definition)}.")
     return definition
 

@@ -47,6 +47,18 @@ RECORD_TYPES: Mapping[str, str] = {
     "currency": "currencies",
 }
 
+#: The reference resource a picker form field's answer comes from, by form field type.
+PICKER_KINDS: Mapping[str, str] = {
+    "vendor": "vendors",
+    "item": "items",
+    "account": "accounts",
+    "ship_to": "addresses",
+    "department": "departments",
+    "commodity": "commodities",
+    "uom": "uoms",
+    "currency": "currencies",
+}
+
 #: The form field types that can feed each value type.
 FORM_SOURCES: Mapping[str, frozenset[str]] = {
     TEXT: frozenset({"short_text", "long_text", "choice"}),

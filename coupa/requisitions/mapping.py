@@ -340,24 +340,31 @@ def _locked(pr: PrField, mappings: Mapping[str, FieldMapping]) -> bool:
     )
 
 
-def mapping_problems(version: WorkflowVersion) -> list[Problem]:
-    """Everything that keeps the version from being published, each in words."""
-    problems: list[Problem] = []
+def connection_problems(version: WorkflowVersion) -> list[Problem]:
+    """What about the organization's Coupa connection keeps the version from publishing."""
     connection = _connection(version)
     if connection is None:
-        problems.append(
-            Problem("", "Coupa is not connected: connect it under Settings → Integrations.")
-        )
-    else:
-        blocker = connection_sync_blocker(connection)
-        if blocker:
-            problems.append(Problem("", f"The Coupa connection is not usable: {blocker}"))
+        return [Problem("", "Coupa is not connected: connect it under Settings → Integrations.")]
+    blocker = connection_sync_blocker(connection)
+    if blocker:
+        return [Problem("", f"The Coupa connection is not usable: {blocker}")]
+    return []
+
+
+def mapping_problems(version: WorkflowVersion) -> list[Problem]:
+    """Everything that keeps the version from being published, each in words."""
+    problems: list[Problem] = connection_problems(version)
     if not version.fields.filter(group=FormField.Group.LINE).exists():
         problems.append(
             Problem("", "The form has no line fields: a Coupa requisition needs at least one line.")
         )
     for row in mapping_table(version):
-        problems.extend(Problem(row.field.key, f"{row.field.label}: {p}") for p in row.problems)
+        label = row.field.label
+        problems.extend(
+            # "Requested by is required…" names its field already; others get it in front.
+            Problem(row.field.key, p if p.startswith(f"{label} ") else f"{label}: {p}")
+            for p in row.problems
+        )
     return problems
 
 

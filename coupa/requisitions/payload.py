@@ -33,6 +33,7 @@ from coupa.requisitions.fields import (
     LINE_TYPE,
     LONG_TEXT,
     LOOKUP,
+    PICKER_KINDS,
     QUANTITY,
     TERM,
     TEXT,
@@ -343,21 +344,11 @@ def sample_answers(version: WorkflowVersion, *, requester: User) -> dict[str, An
         first = offered_record_list(connection=connection, kind="currencies").first()
         currency = first.code if first else currency
     today = timezone.localdate()
-    pickers: dict[str, str] = {
-        FormField.Type.VENDOR: "vendors",
-        FormField.Type.ITEM: "items",
-        FormField.Type.ACCOUNT: "accounts",
-        FormField.Type.SHIP_TO: "addresses",
-        FormField.Type.DEPARTMENT: "departments",
-        FormField.Type.COMMODITY: "commodities",
-        FormField.Type.UOM: "uoms",
-        FormField.Type.CURRENCY: "currencies",
-    }
     for ff in version.fields.all():
         value: Any
-        if ff.type in pickers:
+        if ff.type in PICKER_KINDS:
             record = (
-                offered_record_list(connection=connection, kind=pickers[ff.type]).first()
+                offered_record_list(connection=connection, kind=PICKER_KINDS[ff.type]).first()
                 if connection is not None
                 else None
             )

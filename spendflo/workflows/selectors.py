@@ -1,8 +1,10 @@
-"""Shared reads of workflows and their versions, always scoped to one organization."""
+"""Shared reads of workflows and their versions (pages and API), scoped to one organization."""
 
 from __future__ import annotations
 
-from django.db.models import Case, OuterRef, QuerySet, Subquery, Value, When
+from dataclasses import dataclass
+
+from django.db.models import Case, OuterRef, Prefetch, QuerySet, Subquery, Value, When
 
 from spendflo.organizations.models import Organization
 from spendflo.workflows.models import FormField, Workflow, WorkflowVersion
@@ -48,3 +50,44 @@ def form_field_list(*, version: WorkflowVersion) -> QuerySet[FormField]:
     """A version's form: the request's questions, then each line's, in their order."""
     request_first = Case(When(group=FormField.Group.REQUEST, then=Value(0)), default=Value(1))
     return version.fields.order_by(request_first, "position", "pk")
+
+
+@dataclass(frozen=True)
+class WorkflowSummary:
+    """One row of the workflow list."""
+
+    workflow: Workflow
+    published: WorkflowVersion | None
+    draft: WorkflowVersion | None
+
+
+def workflow_summary_list(*, organization: Organization) -> list[WorkflowSummary]:
+    """The organization's workflows by name, each with its published and draft version."""
+    workflows = Workflow.objects.filter(organization=organization).prefetch_related(
+        Prefetch("versions", queryset=WorkflowVersion.objects.order_by("-number"))
+    )
+    out = []
+    for workflow in workflows:
+        versions = list(workflow.versions.all())
+        out.append(
+            WorkflowSummary(
+                workflow,
+                next((v for v in versions if v.state == WorkflowVersion.State.PUBLISHED), None),
+                next((v for v in versions if v.state == WorkflowVersion.State.DRAFT), None),
+            )
+        )
+    return out
+
+
+def version_shown(*, workflow: Workflow, number: int | None = None) -> WorkflowVersion | None:
+    """A version by number; without one, the draft, else the published, else the latest."""
+    versions: QuerySet[WorkflowVersion] = workflow.versions.select_related("approver")
+    if number is not None:
+        version = versions.filter(number=number).first()
+    else:
+        version = (
+            versions.filter(state=WorkflowVersion.State.DRAFT).first()
+            or versions.filter(state=WorkflowVersion.State.PUBLISHED).first()
+            or versions.order_by("-number").first()
+        )
+    return version
