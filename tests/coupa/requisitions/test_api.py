@@ -192,7 +192,7 @@ def test_publishing_with_a_missing_mapping_is_400_with_the_blockers(setup: Setup
         "line.currency",
     }
     ship = next(b for b in blockers if b["target"] == "ship-to-address")
-    assert ship["message"] == "Ship-to address: Ship-to address is required by Coupa: map it."
+    assert ship["message"] == "Ship-to address is required by Coupa: map it."
     assert ship["url"].endswith("/mapping/#row-ship-to-address")
     assert client.get(f"{_v(setup)}/blockers").json() == blockers
     setup.version.refresh_from_db()
