@@ -163,3 +163,78 @@ class FormField(models.Model):
     @property
     def is_picker(self) -> bool:
         return self.type in self.PICKERS
+
+
+class PurchaseRequest(models.Model):
+    """A requester's answers to a published version's form, on their way to a requisition.
+
+    The request keeps the version it was submitted on. Its state is the product's view;
+    the provider's document (the Coupa PR, its POs) is tracked by the provider and shown
+    beside it.
+    """
+
+    class State(models.TextChoices):
+        AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+        REJECTED = "rejected", "Rejected"
+        SENDING = "sending", "Sending to Coupa"
+        PR_CREATED = "pr_created", "PR created"
+        PR_FAILED = "pr_failed", "PR failed"
+
+    organization = models.ForeignKey(
+        "organizations.Organization", on_delete=models.CASCADE, related_name="purchase_requests"
+    )
+    version = models.ForeignKey(WorkflowVersion, on_delete=models.PROTECT, related_name="requests")
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="purchase_requests"
+    )
+    number = models.PositiveIntegerField(help_text="Per organization: SF-<number>.")
+    title = models.CharField(max_length=200)
+    answers = models.JSONField(default=dict, help_text='{"request": {...}, "lines": [{...}]}')
+    state = models.CharField(max_length=24, choices=State.choices)
+    submitted_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-submitted_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "number"], name="request_unique_number")
+        ]
+        indexes = [models.Index(fields=["organization", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.title}"
+
+    @property
+    def reference(self) -> str:
+        return f"SF-{self.number}"
+
+
+class RequestEvent(models.Model):
+    """One entry of a request's timeline: submitted, approved, PR created, PO issued, …"""
+
+    class Kind(models.TextChoices):
+        SUBMITTED = "submitted", "Submitted"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        QUEUED = "queued", "Sent to Coupa"
+        PR_CREATED = "pr_created", "PR created"
+        PR_FAILED = "pr_failed", "PR failed"
+        PR_STATUS = "pr_status", "PR status changed"
+        PO = "po", "Purchase order"
+        RETRIED = "retried", "Retried"
+
+    request = models.ForeignKey(PurchaseRequest, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    message = models.CharField(max_length=500)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["request", "created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.request_id}: {self.message}"
