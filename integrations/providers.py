@@ -17,7 +17,7 @@ from spendflo.organizations.models import Organization
 from spendflo.users.models import User
 
 if TYPE_CHECKING:
-    from spendflo.workflows.models import WorkflowVersion
+    from spendflo.workflows.models import PurchaseRequest, WorkflowVersion
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,26 @@ class IntegrationProvider(Protocol):
 
     def workflow_links(self, *, version: WorkflowVersion) -> list[tuple[str, str]]:
         """(label, URL) of the provider's pages for a version, e.g. its field mapping."""
+        ...
+
+    # -- requests (the provider's document for a request: Coupa's PR and its POs) -------
+
+    def request_problems(
+        self, *, version: WorkflowVersion, answers: Any, requester: User
+    ) -> list[Blocker]:
+        """Why these answers cannot become the provider's document, before anything is sent."""
+        ...
+
+    def request_send(self, *, request: PurchaseRequest) -> None:
+        """Queue the creation of the request's document (exactly once); inside a transaction."""
+        ...
+
+    def request_retry(self, *, request: PurchaseRequest, user: User | None) -> None:
+        """Try again a creation that failed (after the admin fixed the cause)."""
+        ...
+
+    def request_document(self, *, request: PurchaseRequest) -> dict[str, Any] | None:
+        """What to show of the request's document: id, status, link, orders; None if none."""
         ...
 
 

@@ -24,7 +24,13 @@ from spendflo.audit.models import AuditEvent
 from spendflo.audit.services import audit_record
 from spendflo.organizations.models import Organization
 from spendflo.users.models import User
-from spendflo.workflows.models import FormField, Workflow, WorkflowVersion
+from spendflo.workflows.models import (
+    FormField,
+    PurchaseRequest,
+    RequestEvent,
+    Workflow,
+    WorkflowVersion,
+)
 
 _API_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -369,3 +375,35 @@ def fields_reorder(
         if field.position != position:
             FormField.objects.filter(pk=field.pk).update(position=position)
     _audit(version, user, f"Reordered the fields of {version}.")
+
+
+# --- requests ---------------------------------------------------------------------------
+
+
+def request_event_record(
+    *,
+    request: PurchaseRequest,
+    kind: str,
+    message: str,
+    actor: User | None = None,
+    details: dict[str, Any] | None = None,
+    notify: bool = False,
+) -> RequestEvent:
+    """Add an entry to a request's timeline; call inside the change's transaction.
+
+    Every change a person should hear of (PR created or failed, approved or rejected in
+    Coupa, a PO issued) is one event with `notify=True`, recorded once per change, never
+    once per poll; notices go out from it.
+    """
+    event = RequestEvent.objects.create(
+        request=request, kind=kind, message=message[:500], actor=actor, details=details or {}
+    )
+    if notify:
+        transaction.on_commit(lambda: _notify(event.pk))
+    return event
+
+
+def _notify(event_id: int) -> None:
+    """Tell the requester and the workflow's admins (in-app notices and email follow here)."""
+    # The notice channels are added with the requester pages; the event is the record.
+    return None
