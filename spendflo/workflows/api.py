@@ -45,8 +45,8 @@ from spendflo.workflows.services import (
     workflow_update,
 )
 
-#: Workflows are configured by those who configure the integration (admins), as the pages.
-CanManageWorkflows = capability_permission(Capability.CONFIGURE_INTEGRATIONS)
+#: Workflows are configured by admins, as on the pages.
+CanManageWorkflows = capability_permission(Capability.MANAGE_WORKFLOWS)
 
 
 # --- serializers ----------------------------------------------------------------------
