@@ -22,7 +22,7 @@ from coupa.sandbox.auth import (
     OAuthClient,
     load_clients,
 )
-from coupa.sandbox.faults import FaultSettings
+from coupa.sandbox.faults import FaultSettings, parse_methods
 from coupa.sandbox.generator import DEFAULT_SIZES
 from coupa.sandbox.resources import parse_custom_fields
 from coupa.sandbox.scopes import DEFAULT_CLIENT_SCOPES
@@ -159,10 +159,28 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--fault-malformed", type=float, default=0.0, help="send a body that is not JSON"
     )
+    g.add_argument("--fault-500", type=float, default=0.0, help="answer 500 before handling")
+    g.add_argument(
+        "--fault-lost-response",
+        type=float,
+        default=0.0,
+        help="writes only: handle (commit) the request, then reset without a reply",
+    )
+    g.add_argument(
+        "--fault-slow-create",
+        type=float,
+        default=0.0,
+        help="writes only: handle (commit) the request, then reply after --slow-seconds",
+    )
     g.add_argument(
         "--fault-paths",
         default="/api/",
         help="comma-separated path prefixes faults apply to (default /api/)",
+    )
+    g.add_argument(
+        "--fault-methods",
+        default="*",
+        help="comma-separated HTTP methods faults apply to, e.g. POST,PUT (default *: all)",
     )
     p.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     return p
@@ -185,11 +203,15 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
             "incomplete": args.fault_incomplete,
             "truncate": args.fault_truncate,
             "malformed": args.fault_malformed,
+            "error_500": args.fault_500,
+            "lost_response": args.fault_lost_response,
+            "slow_create": args.fault_slow_create,
         },
         storm_length=args.storm_length,
         storm_retry_after=args.storm_retry_after,
         slow_seconds=args.slow_seconds,
         apply_to=tuple(p.strip() for p in args.fault_paths.split(",") if p.strip()),
+        apply_methods=parse_methods(args.fault_methods),
     )
     cfg = SandboxConfig(
         host=args.host,

@@ -99,10 +99,12 @@ class SandboxHandle:
     def set_faults(self, **faults: Any) -> dict[str, Any]:
         """Merge fault settings, e.g. `set_faults(error_503=0.5)` or `set_faults(next=["reset"])`.
 
-        Kinds: error_503, storm_429, slow, reset, incomplete, truncate, malformed
-        (probabilities 0..1); also storm_length, storm_retry_after, slow_seconds, apply_to, next
-        (a list of kinds the next matching requests get, in order; "none" lets one
-        through). A slow response ends early when the client hangs up.
+        Kinds: error_503, storm_429, slow, reset, incomplete, truncate, malformed, error_500,
+        and for writes only lost_response, slow_create (probabilities 0..1); also
+        storm_length, storm_retry_after, slow_seconds, apply_to, apply_methods (e.g.
+        ["POST"]; None = all), next (a list of kinds the next matching requests get, in
+        order; "none" lets one through). A slow response ends early when the client hangs
+        up; a slow_create's write stays done.
         """
         result: dict[str, Any] = self._call("POST", "faults", json=faults)
         return result
