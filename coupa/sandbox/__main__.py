@@ -31,6 +31,13 @@ from coupa.sandbox.state import SandboxConfig, SandboxState, anchor_from_date
 LISTENING = "Coupa sandbox listening on http://{host}:{port}"
 
 
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser (every option is documented in docs/sandbox.md)."""
     p = argparse.ArgumentParser(
@@ -85,6 +92,18 @@ def build_parser() -> argparse.ArgumentParser:
             default=None,
             help=f"number of {name} (default {default})",
         )
+    g.add_argument(
+        "--api-requisitions",
+        type=int,
+        default=0,
+        help="open requisitions created by the API user, added after --requisitions (default 0)",
+    )
+    g.add_argument(
+        "--api-ordered-share",
+        type=_share,
+        default=0.3,
+        help="share of --api-requisitions ordered into purchase orders, 0..1 (default 0.3)",
+    )
     g.add_argument(
         "--custom-fields",
         default="",
@@ -194,6 +213,8 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         scopes = set(args.scopes.replace(",", " ").split())
         clients = [OAuthClient(args.client_id, args.client_secret, scopes)]
     sizes = {name: getattr(args, name) for name in DEFAULT_SIZES if getattr(args, name) is not None}
+    if args.api_requisitions:
+        sizes["api_requisitions"] = args.api_requisitions
     faults = FaultSettings(
         rates={
             "error_503": args.fault_503,
@@ -231,6 +252,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         state_file=args.state_file,
         warm_cache=args.warm_cache,
         prefetch=args.prefetch,
+        api_ordered_share=args.api_ordered_share,
     )
     if args.anchor_date is not None:
         cfg.anchor = anchor_from_date(args.anchor_date)

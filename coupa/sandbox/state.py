@@ -66,6 +66,7 @@ class SandboxConfig:
     state_file: Path | None = None
     warm_cache: bool = False
     prefetch: bool = True  # render the next keyset page in idle time
+    api_ordered_share: float = 0.3  # of the seeded API requisitions (sizes["api_requisitions"])
 
 
 class SandboxState:
@@ -75,7 +76,11 @@ class SandboxState:
         self.config = config
         self.registry = Registry.build(config.custom_fields)
         self.store = Store(
-            registry=self.registry, seed=config.seed, anchor=config.anchor, sizes=config.sizes
+            registry=self.registry,
+            seed=config.seed,
+            anchor=config.anchor,
+            sizes=config.sizes,
+            api_ordered_share=config.api_ordered_share,
         )
         self.auth = AuthService(
             config.clients, token_ttl=config.token_ttl, scope_mode=config.scope_mode
@@ -104,6 +109,7 @@ class SandboxState:
                 seed=self.config.seed,
                 anchor=self.config.anchor,
                 sizes=self.config.sizes,
+                api_ordered_share=self.config.api_ordered_share,
             )
         self.store.load_state(state)
         if state.get("clients"):

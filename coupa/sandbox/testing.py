@@ -145,6 +145,14 @@ class SandboxHandle:
         """Attach accounts to another chart of accounts."""
         self.mutate({"op": "move_accounts", "account_type_id": account_type_id, "ids": list(ids)})
 
+    def seed_requisitions(self, count: int, ordered_share: float = 0.3) -> dict[str, list[int]]:
+        """Add `count` open requisitions of the API user, `ordered_share` of them ordered
+        into purchase orders; return the new ids by resource (POST /_sandbox/seed)."""
+        ids: dict[str, list[int]] = self._call(
+            "POST", "seed", json={"requisitions": count, "ordered_share": ordered_share}
+        )["ids"]
+        return ids
+
     def ids(self, resource: str, *, active_only: bool = False) -> list[int]:
         """Return the ids of a resource, or of its active set."""
         ids: list[int] = self._call(
