@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import time
@@ -69,6 +70,18 @@ class SandboxConfig:
     api_ordered_share: float = 0.3  # of the seeded API requisitions (sizes["api_requisitions"])
 
 
+def settle_heap() -> None:
+    """Move the objects alive now (the generated data) out of the cyclic GC's sight.
+
+    Records are never in reference cycles, but with 100,000 requisitions (millions of
+    objects) every full collection scanned them all: about a third of the server's time
+    on `id[in]` lookups went to those pauses. Frozen objects are still freed by reference
+    counting when a reset drops them.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 class SandboxState:
     """The mutable state one sandbox process serves."""
 
@@ -97,6 +110,7 @@ class SandboxState:
             self.store.generate()
         if config.warm_cache:
             self.store.warm()
+        settle_heap()
 
     def _load_file(self, path: Path) -> None:
         state = json.loads(path.read_text(encoding="utf-8"))
@@ -131,6 +145,7 @@ class SandboxState:
     def reset(self, *, tokens: bool = False) -> None:
         """Regenerate the data from the seed and restore clients, faults, limits and stats."""
         self.store.generate()
+        settle_heap()
         self.auth.reset_clients()
         if tokens:
             self.auth.revoke()
