@@ -507,13 +507,14 @@ def execute(collection: Collection, q: Query) -> list[Record]:
         # The indexed condition stays in `rest`: each candidate is still tested.
         explicit = _indexed(collection, rest)
     if explicit is not None:
-        lo_id = ids[lo] if lo < len(ids) else None
-        hi_id = ids[hi - 1] if hi > 0 else None
-        candidates: Iterable[int] = (
-            i
-            for i in explicit
-            if i in records and lo_id is not None and hi_id is not None and lo_id <= i <= hi_id
-        )
+        if lo >= hi:
+            return []
+        lo_id, hi_id = ids[lo], ids[hi - 1]
+        if not rest and q.order_by == "id" and not q.descending:
+            # `id[in]` alone (the daily sync's lookup): no per-record checks.
+            found = [records[i] for i in explicit if lo_id <= i <= hi_id and i in records]
+            return found[q.offset : q.offset + q.limit]
+        candidates: Iterable[int] = (i for i in explicit if lo_id <= i <= hi_id and i in records)
     elif lo >= hi:
         return []
     else:
