@@ -5,7 +5,9 @@
     rate limit (goal: >= 200 requests/s), with the daily sync's `fields` (coupa-api.md
     6.6) and without; each variant first over ids never served before (cold: every
     record rendered once), then over the same ids again (warm: cached JSON). The figure
-    is the median of a few rounds; the server's CPU per request is printed too (Linux);
+    is the median of a few rounds. The server's and the client's CPU per request are
+    printed too: unlike requests/s they hardly depend on what else the host runs, and
+    with a core for each, requests/s is about 1000 / their sum (Linux);
 (d) generation time and peak RSS of 100,000 requisitions, both generated
     (`--requisitions`) and seeded (`--api-requisitions`).
 
@@ -196,10 +198,12 @@ def bench_lookups(requisitions: int, rounds: int, per_round: int) -> list[dict[s
                 for temper in ("cold", "warm"):
                     rates = []
                     cpu_before = server_cpu_seconds(pid)
+                    client_before = time.process_time()
                     for batches in plan:
                         seconds = run_round(http, path, batches, extra, encoded)
                         rates.append(len(batches) / seconds)
                     cpu_after = server_cpu_seconds(pid)
+                    client_ms = (time.process_time() - client_before) * 1000
                     count = sum(len(b) for b in plan)
                     results.append(
                         {
@@ -207,6 +211,7 @@ def bench_lookups(requisitions: int, rounds: int, per_round: int) -> list[dict[s
                             "rounds": [round(r) for r in rates],
                             "median": statistics.median(rates),
                             "goal": goal,
+                            "client_ms": client_ms / count,
                             "server_ms": None
                             if cpu_before is None or cpu_after is None
                             else (cpu_after - cpu_before) * 1000 / count,
@@ -247,6 +252,7 @@ def main() -> int:
             f"(c) 50 ids per request over {args.requisitions} requisitions, {r['label']}: "
             f"median {r['median']:.0f} requests/s (rounds {r['rounds']})"
             + ("" if cpu is None else f", server CPU {cpu:.2f} ms/request")
+            + f", client CPU {r['client_ms']:.2f} ms/request"
             + (f"  [goal >= {GOAL:.0f}: {'met' if met else 'MISSED'}]" if r["goal"] else "")
         )
     return 0 if ok or args.quick else 1
