@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from coupa.sandbox.testing import SandboxHandle
+from coupa.sandbox.testing import SandboxHandle, running_sandbox
 
 SHORT = httpx.Timeout(5.0, read=0.3)  # below the slow_seconds the tests set
 
@@ -243,3 +243,27 @@ def test_bad_apply_methods_are_refused(fresh_sandbox: SandboxHandle) -> None:
     url = f"{fresh_sandbox.base_url}/_sandbox/faults"
     assert httpx.post(url, json={"apply_methods": []}).status_code == 400
     assert httpx.post(url, json={"next": ["lost_response", "slow_create"]}).status_code == 200
+
+
+def test_command_line_aims_faults_at_writes(make_api: Any) -> None:
+    """--fault-500 1 --fault-methods POST: reads pass, every POST gets 500; the write kinds
+    have options of their own."""
+    with running_sandbox(
+        rate=0,
+        users=4,
+        accounts=10,
+        suppliers=5,
+        items=5,
+        requisitions=2,
+        fault_500=1.0,
+        fault_lost_response=0.25,
+        fault_methods="POST",
+    ) as sb:
+        settings = sb.set_faults()
+        assert settings["apply_methods"] == ["POST"]
+        assert (settings["error_500"], settings["lost_response"]) == (1.0, 0.25)
+        api = make_api(sb)
+        assert api.get("/api/uoms").status_code == 200
+        assert api.http.post("/api/requisitions", json={}).status_code == 500
+        assert sb.count("requisitions") == 2
+        api.close()
