@@ -79,7 +79,11 @@ class Account(PickableRecordModel):
                 fields=["connection", "external_id"], name="coupa_account_unique"
             )
         ]
-        indexes = [models.Index(fields=["connection", "chart", "active", "show_to_users"])]
+        indexes = [
+            models.Index(fields=["connection", "chart", "active", "show_to_users"]),
+            # Pickers list offered records in this order, a page at a time.
+            models.Index(fields=["connection", "code", "id"], name="coupa_account_picker"),
+        ]
 
     def __str__(self) -> str:
         return self.code
@@ -102,7 +106,10 @@ class Vendor(PickableRecordModel):
                 fields=["connection", "external_id"], name="coupa_vendor_unique"
             )
         ]
-        indexes = [models.Index(fields=["connection", "active", "show_to_users"])]
+        indexes = [
+            models.Index(fields=["connection", "active", "show_to_users"]),
+            models.Index(fields=["connection", "name", "id"], name="coupa_vendor_picker"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -122,7 +129,10 @@ class Item(PickableRecordModel):
         constraints = [
             models.UniqueConstraint(fields=["connection", "external_id"], name="coupa_item_unique")
         ]
-        indexes = [models.Index(fields=["connection", "active", "show_to_users"])]
+        indexes = [
+            models.Index(fields=["connection", "active", "show_to_users"]),
+            models.Index(fields=["connection", "name", "id"], name="coupa_item_picker"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -232,3 +242,111 @@ class Department(CoupaRecordModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- purchase requisitions the product creates, and their purchase orders ----------------
+
+
+class Requisition(models.Model):
+    """The Coupa PR of one request: created exactly once, then followed to its POs.
+
+    `marker` is the request's unique reference carried in the payload (a custom field
+    where the instance has one, else in `req-title`), so a creation whose outcome is
+    unknown can be looked up before anything is posted again (coupa-api.md 6.5, 6.6).
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting to be sent"
+        SENDING = "sending", "Being sent"  # a POST may be in flight: look up before any retry
+        CREATED = "created", "Created in Coupa"
+        FAILED = "failed", "Failed"
+
+    request = models.OneToOneField(
+        "workflows.PurchaseRequest", on_delete=models.CASCADE, related_name="coupa_requisition"
+    )
+    connection = models.ForeignKey(
+        "integrations.Connection", on_delete=models.PROTECT, related_name="+"
+    )
+    marker = models.CharField(max_length=64, unique=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    submit = models.BooleanField(help_text="Submit for approval (else create as a draft).")
+    payload = models.JSONField(default=dict, blank=True, help_text="The body sent (no secrets).")
+    external_id = models.BigIntegerField(null=True, blank=True, help_text="The PR's Coupa id.")
+    status = models.CharField(max_length=50, blank=True, help_text="Coupa's status of the PR.")
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    coupa_updated_at = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "external_id"], name="coupa_requisition_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["connection", "state", "status"])]
+
+    def __str__(self) -> str:
+        return f"PR {self.external_id or '-'} ({self.marker})"
+
+
+class RequisitionAttempt(models.Model):
+    """One try at creating a PR: when, what happened, Coupa's answer (never secrets)."""
+
+    class Outcome(models.TextChoices):
+        CREATED = "created", "Created"
+        ADOPTED = "adopted", "Found already created"
+        REFUSED = "refused", "Refused by Coupa"
+        UNKNOWN = "unknown", "No answer (looked up before any retry)"
+        ERROR = "error", "Error"
+
+    requisition = models.ForeignKey(Requisition, on_delete=models.CASCADE, related_name="tries")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
+    http_status = models.PositiveIntegerField(null=True, blank=True)
+    messages = models.JSONField(default=list, blank=True, help_text="Coupa's messages, in order.")
+    endpoint = models.CharField(max_length=120, blank=True)
+
+    class Meta:
+        ordering = ["requisition", "started_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.requisition_id} {self.outcome or 'running'}"
+
+
+class PurchaseOrder(models.Model):
+    """A Coupa purchase order made from one of the product's PRs (one PR can make several)."""
+
+    connection = models.ForeignKey(
+        "integrations.Connection", on_delete=models.CASCADE, related_name="+"
+    )
+    requisition = models.ForeignKey(
+        Requisition, on_delete=models.CASCADE, related_name="purchase_orders"
+    )
+    external_id = models.BigIntegerField(help_text="The PO's Coupa id.")
+    number = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=50, blank=True)
+    supplier_name = models.CharField(max_length=255, blank=True)
+    supplier_number = models.CharField(max_length=255, blank=True)
+    total = models.DecimalField(max_digits=32, decimal_places=4, null=True, blank=True)
+    currency_code = models.CharField(max_length=16, blank=True)
+    version = models.PositiveIntegerField(null=True, blank=True)
+    coupa_created_at = models.DateTimeField(null=True, blank=True)
+    coupa_updated_at = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["requisition", "external_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "external_id"], name="coupa_po_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"PO {self.number or self.external_id}"

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
+
 from coupa.connections.selectors import connection_summary
 from coupa.reference.registry import PICKABLE
 from coupa.reference.selectors import chart_list, record_counts
+from coupa.requisitions.mapping import Problem, connection_problems, mapping_problems
 from integrations.models import Connection, Provider
-from integrations.providers import ProviderCard
+from integrations.providers import Blocker, ProviderCard
 from integrations.selectors import connection_current, connection_validation_latest
 from spendflo.organizations.models import Organization
 from spendflo.users.models import User
+from spendflo.workflows.models import WorkflowVersion
 
 
 class CoupaProvider:
@@ -40,3 +44,38 @@ class CoupaProvider:
                 validation=connection_validation_latest(connection=connection),
             )
         return ProviderCard(template="coupa/_procurement_card.html", context=context)
+
+    def workflow_blockers(self, *, version: WorkflowVersion) -> list[Blocker]:
+        """The mapping's problems and the connection's, as the publish gate lists them.
+
+        Each links to where it is fixed: its row of the mapping page, or the connection.
+        """
+        mapping = _mapping_url(version)
+        connection = reverse("integrations:procurement")
+        about_connection = set(connection_problems(version))
+        return [
+            Blocker(p.target, p.message, _blocker_url(p, mapping, connection, about_connection))
+            for p in mapping_problems(version)
+        ]
+
+    def workflow_links(self, *, version: WorkflowVersion) -> list[tuple[str, str]]:
+        """The version's Coupa field mapping and its preview."""
+        kwargs = {"workflow_id": version.workflow_id, "number": version.number}
+        return [
+            ("Coupa field mapping", _mapping_url(version)),
+            ("Preview the Coupa requisition", reverse("coupa:preview", kwargs=kwargs)),
+        ]
+
+
+def _blocker_url(problem: Problem, mapping: str, connection: str, about: set[Problem]) -> str:
+    """A mapping row's problem links to its row; the connection's to the Procurement page;
+    the form's (no line fields) to nothing: it is fixed on the workflow page itself."""
+    if problem.target:
+        return f"{mapping}#row-{problem.target}"
+    return connection if problem in about else ""
+
+
+def _mapping_url(version: WorkflowVersion) -> str:
+    return reverse(
+        "coupa:mapping", kwargs={"workflow_id": version.workflow_id, "number": version.number}
+    )

@@ -17,8 +17,11 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(
-    name="coupa.connection_validate", acks_late=True, ignore_result=True,
-    soft_time_limit=240, time_limit=300,
+    name="coupa.connection_validate",
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=240,
+    time_limit=300,
 )
 def connection_validate_task(validation_id: int) -> None:
     """Run one connection validation (idempotent: a finished run is left alone)."""
@@ -59,8 +62,12 @@ class SyncRunTask(DjangoTask):
 
 
 @shared_task(
-    name="coupa.sync_run_execute", base=SyncRunTask, acks_late=True, ignore_result=True,
-    soft_time_limit=SYNC_SOFT_TIME_LIMIT, time_limit=SYNC_TIME_LIMIT,
+    name="coupa.sync_run_execute",
+    base=SyncRunTask,
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=SYNC_SOFT_TIME_LIMIT,
+    time_limit=SYNC_TIME_LIMIT,
 )
 def sync_run_execute_task(sync_run_id: int) -> None:
     """Execute one queued sync run.

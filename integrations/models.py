@@ -176,7 +176,11 @@ class SyncRun(LeasedRun):
         for resource, counts in self.counts.items():
             parts = [
                 f"{counts[key]} {label}"
-                for key, label in (("created", "new"), ("updated", "updated"), ("deactivated", "deactivated"))
+                for key, label in (
+                    ("created", "new"),
+                    ("updated", "updated"),
+                    ("deactivated", "deactivated"),
+                )
                 if counts.get(key)
             ]
             if parts:
@@ -233,3 +237,95 @@ class RateLimitBucket(models.Model):
 
     def __str__(self) -> str:
         return self.host
+
+
+class CustomFieldDefinition(models.Model):
+    """A custom field of the provider's purchase requisition, as the admin declared it.
+
+    Real instances add fields to the requisition header and lines, and often require
+    some; the mapping must feed every required one. Declared per connection, because
+    they belong to that instance.
+    """
+
+    class Level(models.TextChoices):
+        HEADER = "header", "Requisition"
+        LINE = "line", "Each line"
+
+    class Type(models.TextChoices):
+        STRING = "string", "Text"
+        BOOLEAN = "boolean", "Yes/no"
+        DATE = "date", "Date"
+        DECIMAL = "decimal", "Decimal"
+        LOOKUP = "lookup", "List of values"
+
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="custom_fields"
+    )
+    level = models.CharField(max_length=8, choices=Level.choices, default=Level.HEADER)
+    api_name = models.CharField(
+        max_length=100, help_text="The field's API name on the instance, e.g. po-reference."
+    )
+    label = models.CharField(max_length=120, blank=True)
+    type = models.CharField(max_length=16, choices=Type.choices, default=Type.STRING)
+    required = models.BooleanField(default=False, help_text="The instance requires it.")
+    values = models.JSONField(default=list, blank=True, help_text="The values of a lookup.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["connection", "level", "api_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "level", "api_name"], name="custom_field_unique_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.api_name} ({self.get_level_display()})"
+
+
+class FieldMapping(models.Model):
+    """Where one field of the provider's document gets its value, for one workflow version.
+
+    `target` is the provider's field key (for Coupa, `requested-by`, `line.quantity` or
+    `custom.header.po-reference`); what the keys mean and which are required is the
+    provider's catalogue. The source is a form field, a constant, an attribute of the
+    requester, or the request's own data; `default` backs an optional form field.
+    """
+
+    class Source(models.TextChoices):
+        FORM_FIELD = "form_field", "Form field"
+        CONSTANT = "constant", "Constant"
+        REQUESTER = "requester", "Requester"
+        REQUEST = "request", "Request data"
+
+    version = models.ForeignKey(
+        "workflows.WorkflowVersion", on_delete=models.CASCADE, related_name="mappings"
+    )
+    target = models.CharField(max_length=140)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    form_field = models.ForeignKey(
+        "workflows.FormField",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="mappings",
+    )
+    value = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="A constant, or the requester/request attribute the value comes from.",
+    )
+    default = models.JSONField(
+        null=True, blank=True, help_text="A constant used when an optional form field is empty."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["version", "target"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "target"], name="field_mapping_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.target} ← {self.get_source_display()}"

@@ -129,12 +129,17 @@ class GuardedNetworkBackend(httpcore.SyncBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         try:
-            address = checked_addresses(host, port, resolver=self._resolver, allowed=self._allowed)[0]
+            address = checked_addresses(host, port, resolver=self._resolver, allowed=self._allowed)[
+                0
+            ]
         except UnsafeAddressError as exc:
             # A ConnectError: the request provably never left, so callers may treat it so.
             raise httpcore.ConnectError(str(exc)) from exc
         return super().connect_tcp(
-            address, port, timeout=timeout, local_address=local_address,
+            address,
+            port,
+            timeout=timeout,
+            local_address=local_address,
             socket_options=socket_options,
         )
 

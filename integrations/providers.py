@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
 from spendflo.organizations.models import Organization
 from spendflo.users.models import User
+
+if TYPE_CHECKING:
+    from spendflo.workflows.models import PurchaseRequest, WorkflowVersion
 
 
 @dataclass(frozen=True)
@@ -25,12 +28,53 @@ class ProviderCard:
     context: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Blocker:
+    """One reason a workflow version cannot be published.
+
+    `target` names the row to fix (a provider field key such as `line.currency`), or is
+    empty for the form, the steps or the connection.
+    """
+
+    target: str
+    message: str
+    url: str = ""  # where to fix it (the mapping row), when the provider has a page for it
+
+
 class IntegrationProvider(Protocol):
     key: str  # the `Connection.provider` value
     name: str  # shown to admins
 
     def procurement_card(self, *, organization: Organization, user: User) -> ProviderCard:
         """The provider's card on Settings → Integrations → Procurement."""
+        ...
+
+    def workflow_blockers(self, *, version: WorkflowVersion) -> list[Blocker]:
+        """What keeps a workflow version from being published (its mapping, the connection)."""
+        ...
+
+    def workflow_links(self, *, version: WorkflowVersion) -> list[tuple[str, str]]:
+        """(label, URL) of the provider's pages for a version, e.g. its field mapping."""
+        ...
+
+    # -- requests (the provider's document for a request: Coupa's PR and its POs) -------
+
+    def request_problems(
+        self, *, version: WorkflowVersion, answers: Any, requester: User
+    ) -> list[Blocker]:
+        """Why these answers cannot become the provider's document, before anything is sent."""
+        ...
+
+    def request_send(self, *, request: PurchaseRequest) -> None:
+        """Queue the creation of the request's document (exactly once); inside a transaction."""
+        ...
+
+    def request_retry(self, *, request: PurchaseRequest, user: User | None) -> None:
+        """Try again a creation that failed (after the admin fixed the cause)."""
+        ...
+
+    def request_document(self, *, request: PurchaseRequest) -> dict[str, Any] | None:
+        """What to show of the request's document: id, status, link, orders; None if none."""
         ...
 
 

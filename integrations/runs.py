@@ -77,16 +77,17 @@ def run_claim(model: type[RunT], pk: int) -> tuple[RunT | None, str]:
 def run_beat(run: LeasedRun, token: str, **values: Any) -> bool:
     """Renew the heartbeat and save `values`, if `token` still holds the lease."""
     return bool(
-        type(run)._default_manager.filter(
-            pk=run.pk, lease_token=token, state=LeasedRun.State.RUNNING
-        ).update(heartbeat_at=timezone.now(), **values)
+        type(run)
+        ._default_manager.filter(pk=run.pk, lease_token=token, state=LeasedRun.State.RUNNING)
+        .update(heartbeat_at=timezone.now(), **values)
     )
 
 
 def run_cancel_requested(run: LeasedRun) -> bool:
     """Whether someone asked the run to stop (read from the database, not the instance)."""
     return bool(
-        type(run)._default_manager.filter(pk=run.pk)
+        type(run)
+        ._default_manager.filter(pk=run.pk)
         .values_list("cancel_requested", flat=True)
         .first()
     )
@@ -104,9 +105,11 @@ def run_is_stale(run: LeasedRun, *, now: datetime, stale_after: StaleAfter) -> b
 
 def run_fail_stale(run: LeasedRun, *, now: datetime, error: str) -> bool:
     """Fail a stale run unless it beat meanwhile; return whether it was failed."""
-    updated = type(run)._default_manager.filter(
-        pk=run.pk, state=run.state, heartbeat_at=run.heartbeat_at
-    ).update(state=LeasedRun.State.FAILED, error=error, finished_at=now, lease_token="")
+    updated = (
+        type(run)
+        ._default_manager.filter(pk=run.pk, state=run.state, heartbeat_at=run.heartbeat_at)
+        .update(state=LeasedRun.State.FAILED, error=error, finished_at=now, lease_token="")
+    )
     if updated:
         logger.warning("%s %s went stale; marked failed", type(run).__name__, run.pk)
     return bool(updated)
@@ -115,9 +118,9 @@ def run_fail_stale(run: LeasedRun, *, now: datetime, error: str) -> bool:
 def run_finish(run: LeasedRun, token: str, *, state: str, error: str = "", **values: Any) -> bool:
     """Record the outcome and release the lease, if `token` still holds it."""
     return bool(
-        type(run)._default_manager.filter(pk=run.pk, lease_token=token).update(
-            state=state, error=error, finished_at=timezone.now(), lease_token="", **values
-        )
+        type(run)
+        ._default_manager.filter(pk=run.pk, lease_token=token)
+        .update(state=state, error=error, finished_at=timezone.now(), lease_token="", **values)
     )
 
 

@@ -64,7 +64,9 @@ def connection_syncable_list(*, provider: str) -> QuerySet[Connection]:
     ).order_by("pk")
 
 
-def connection_current(*, organization: Organization, provider: str = Provider.COUPA) -> Connection | None:
+def connection_current(
+    *, organization: Organization, provider: str = Provider.COUPA
+) -> Connection | None:
     """The organization's current (not archived) connection to a provider, if any."""
     return Connection.objects.filter(
         organization=organization, provider=provider, archived_at__isnull=True
@@ -88,6 +90,8 @@ def connection_validation_get(
 
 def sync_run_list(*, organization: Organization) -> QuerySet[SyncRun]:
     """The organization's sync runs across its connections, newest first."""
-    return SyncRun.objects.filter(connection__organization=organization).select_related(
-        "connection", "requested_by"
-    ).order_by("-created_at", "-pk")
+    return (
+        SyncRun.objects.filter(connection__organization=organization)
+        .select_related("connection", "requested_by")
+        .order_by("-created_at", "-pk")
+    )

@@ -39,7 +39,8 @@ class DefaultVisibilityView(CapabilityRequiredMixin, View):
         )
         messages.success(
             request,
-            "New records will be " + ("shown to users." if shown else "hidden until an admin shows them."),
+            "New records will be "
+            + ("shown to users." if shown else "hidden until an admin shows them."),
         )
         return redirect("integrations:procurement")
 

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ENV_FILE = ROOT / ".env"
 WEB_PORT = int(os.environ.get("WEB_PORT", "8000"))
 SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", "8111"))
+DEFAULT_AUTOPILOT = "approve=30,order=60,receive=300"
 
 
 def read_env() -> dict[str, str]:
@@ -83,6 +84,8 @@ def _processes(env: dict[str, str]) -> dict[str, list[str]]:
             "--client-id", env["COUPA_SANDBOX_CLIENT_ID"],
             "--client-secret", env["COUPA_SANDBOX_CLIENT_SECRET"],
             "--state-file", str(ROOT / "var" / "sandbox-state.json"),
+            # New requisitions get approved, ordered and received by themselves (demo).
+            "--autopilot", env.get("COUPA_SANDBOX_AUTOPILOT", DEFAULT_AUTOPILOT),
         ]
     return procs
 

@@ -5,6 +5,7 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from spendflo.users.api import MeView, OrganizationView, UserViewSet
+from spendflo.workflows import api as workflows
 
 router = DefaultRouter(trailing_slash=False)
 router.register("users", UserViewSet, basename="user")
@@ -12,6 +13,48 @@ router.register("users", UserViewSet, basename="user")
 urlpatterns = [
     path("me", MeView.as_view(), name="me"),
     path("organization", OrganizationView.as_view(), name="organization"),
+    path("workflows", workflows.WorkflowList.as_view(), name="workflows"),
+    path("workflows/<int:pk>", workflows.WorkflowDetail.as_view(), name="workflow"),
+    path(
+        "workflows/<int:pk>/versions",
+        workflows.WorkflowVersionList.as_view(),
+        name="workflow-versions",
+    ),
+    path("workflows/<int:pk>/draft", workflows.WorkflowDraft.as_view(), name="workflow-draft"),
+    path("workflow-versions/<int:pk>", workflows.VersionDetail.as_view(), name="version"),
+    path(
+        "workflow-versions/<int:pk>/steps", workflows.VersionSteps.as_view(), name="version-steps"
+    ),
+    path(
+        "workflow-versions/<int:pk>/blockers",
+        workflows.VersionBlockers.as_view(),
+        name="version-blockers",
+    ),
+    path(
+        "workflow-versions/<int:pk>/publish",
+        workflows.VersionPublish.as_view(),
+        name="version-publish",
+    ),
+    path(
+        "workflow-versions/<int:pk>/fields",
+        workflows.FormFieldList.as_view(),
+        name="version-fields",
+    ),
+    path(
+        "workflow-versions/<int:pk>/fields/reorder",
+        workflows.FormFieldReorder.as_view(),
+        name="version-fields-reorder",
+    ),
+    path(
+        "workflow-versions/<int:pk>/fields/<int:field_id>",
+        workflows.FormFieldDetail.as_view(),
+        name="version-field",
+    ),
+    path(
+        "workflow-versions/<int:pk>/fields/<int:field_id>/move",
+        workflows.FormFieldMove.as_view(),
+        name="version-field-move",
+    ),
     path("", include("integrations.api_urls")),
     path("", include("coupa.api.urls")),
     path("", include(router.urls)),

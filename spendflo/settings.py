@@ -139,9 +139,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-EMAIL_BACKEND = env.str(
-    "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
-)
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Spendflo <no-reply@localhost>")
 
 LANGUAGE_CODE = "en-us"
@@ -195,12 +193,19 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Choice sets sharing a field name ("state", "type") get stable names of their own.
+    "ENUM_NAME_OVERRIDES": {
+        "WorkflowVersionStateEnum": "spendflo.workflows.models.WorkflowVersion.State",
+        "FormFieldTypeEnum": "spendflo.workflows.models.FormField.Type",
+        "MappingSourceEnum": "integrations.models.FieldMapping.Source",
+        "CustomFieldTypeEnum": "integrations.models.CustomFieldDefinition.Type",
+        "CustomFieldLevelEnum": "integrations.models.CustomFieldDefinition.Level",
+        "MappingLevelEnum": ["header", "line"],
+    },
 }
 
 # Celery: JSON only; late acks for our idempotent tasks; explicit limits.
-CELERY_BROKER_URL = env.str(
-    "CELERY_BROKER_URL", default=REDIS_URL or "filesystem://"
-)
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 4 * 3600}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {

@@ -34,6 +34,7 @@ urlpatterns = [
     path("settings/users/", include("spendflo.users.urls")),
     path("settings/integrations/coupa/", include("coupa.web.urls")),
     path("settings/integrations/", include("integrations.urls")),
+    path("settings/workflows/", include("spendflo.workflows.settings_urls")),
     path("requests/", include("spendflo.workflows.urls")),
     path("api/v1/", include("spendflo.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -5,7 +5,18 @@ from __future__ import annotations
 import factory
 from django.utils import timezone
 
-from coupa.models import Account, ChartOfAccounts, Item, Vendor
+from coupa.models import (
+    Account,
+    Address,
+    ChartOfAccounts,
+    Commodity,
+    CoupaUser,
+    Currency,
+    Department,
+    Item,
+    Uom,
+    Vendor,
+)
 from integrations.crypto import encrypt
 from integrations.models import Connection, Provider, SyncRun
 from spendflo.organizations.models import Organization
@@ -110,3 +121,49 @@ class ItemFactory(_RecordFactory):
         model = Item
 
     name = factory.Sequence(lambda n: f"Item {n}")
+
+
+class AddressFactory(_RecordFactory):
+    class Meta:
+        model = Address
+
+    name = factory.Sequence(lambda n: f"Site {n}")
+    location_code = factory.Sequence(lambda n: f"LOC-{n}")
+
+
+class CurrencyFactory(_RecordFactory):
+    class Meta:
+        model = Currency
+
+    code = "USD"
+    name = "US Dollar"
+
+
+class UomFactory(_RecordFactory):
+    class Meta:
+        model = Uom
+
+    code = "EA"
+    name = "Each"
+
+
+class DepartmentFactory(_RecordFactory):
+    class Meta:
+        model = Department
+
+    name = factory.Sequence(lambda n: f"Department {n}")
+
+
+class CommodityFactory(_RecordFactory):
+    class Meta:
+        model = Commodity
+
+    name = factory.Sequence(lambda n: f"Commodity {n}")
+
+
+class CoupaUserFactory(_RecordFactory):
+    class Meta:
+        model = CoupaUser
+
+    login = factory.Sequence(lambda n: f"coupa{n}")
+    email = factory.Sequence(lambda n: f"coupa{n}@example.test")

@@ -56,7 +56,16 @@ class AccountSerializer(serializers.ModelSerializer[Account]):
 
     class Meta:
         model = Account
-        fields = [*COMMON, "code", "name", "chart", "chart_external_id", "segments", "show_to_users", "offered"]
+        fields = [
+            *COMMON,
+            "code",
+            "name",
+            "chart",
+            "chart_external_id",
+            "segments",
+            "show_to_users",
+            "offered",
+        ]
 
 
 class VendorSerializer(serializers.ModelSerializer[Vendor]):
@@ -64,8 +73,17 @@ class VendorSerializer(serializers.ModelSerializer[Vendor]):
 
     class Meta:
         model = Vendor
-        fields = [*COMMON, "name", "display_name", "number", "status", "primary_contact_email",
-                  "payment_term", "show_to_users", "offered"]
+        fields = [
+            *COMMON,
+            "name",
+            "display_name",
+            "number",
+            "status",
+            "primary_contact_email",
+            "payment_term",
+            "show_to_users",
+            "offered",
+        ]
 
 
 class ItemSerializer(serializers.ModelSerializer[Item]):
@@ -73,11 +91,21 @@ class ItemSerializer(serializers.ModelSerializer[Item]):
 
     class Meta:
         model = Item
-        fields = [*COMMON, "name", "item_number", "description", "uom_code", "commodity_name",
-                  "show_to_users", "offered"]
+        fields = [
+            *COMMON,
+            "name",
+            "item_number",
+            "description",
+            "uom_code",
+            "commodity_name",
+            "show_to_users",
+            "offered",
+        ]
 
 
-def _supporting_serializer(model: type[Model], extra: list[str]) -> type[serializers.ModelSerializer[Any]]:
+def _supporting_serializer(
+    model: type[Model], extra: list[str]
+) -> type[serializers.ModelSerializer[Any]]:
     meta = type("Meta", (), {"model": model, "fields": [*COMMON, *extra]})
     return type(f"{model.__name__}Serializer", (serializers.ModelSerializer,), {"Meta": meta})
 
@@ -119,7 +147,16 @@ class ChangedSerializer(serializers.Serializer[Any]):
 class ChartSerializer(serializers.ModelSerializer[ChartOfAccounts]):
     class Meta:
         model = ChartOfAccounts
-        fields = ["id", "external_id", "name", "currency_code", "legal_entity_name", "dynamic", "selected", "active"]
+        fields = [
+            "id",
+            "external_id",
+            "name",
+            "currency_code",
+            "legal_entity_name",
+            "dynamic",
+            "selected",
+            "active",
+        ]
 
 
 class ChartSelectionSerializer(serializers.Serializer[Any]):
@@ -132,9 +169,25 @@ class SyncRunSerializer(serializers.ModelSerializer[SyncRun]):
 
     class Meta:
         model = SyncRun
-        fields = ["id", "host", "trigger", "state", "full", "resources", "requested_by", "created_at",
-                  "started_at", "finished_at", "heartbeat_at", "progress", "counts", "requests",
-                  "retries", "throttled", "error"]
+        fields = [
+            "id",
+            "host",
+            "trigger",
+            "state",
+            "full",
+            "resources",
+            "requested_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "heartbeat_at",
+            "progress",
+            "counts",
+            "requests",
+            "retries",
+            "throttled",
+            "error",
+        ]
 
 
 class SyncRequestSerializer(serializers.Serializer[Any]):

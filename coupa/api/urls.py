@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from coupa.api import views
+from coupa.api import views, workflows
 from coupa.api.serializers import PICKABLE_SERIALIZERS, SERIALIZERS
 
 urlpatterns = [
@@ -23,7 +23,41 @@ urlpatterns = [
     path("coupa/sync", views.SyncView.as_view(), name="coupa-sync"),
     path("coupa/sync-runs", views.SyncRunList.as_view(), name="coupa-sync-runs"),
     path("coupa/sync-runs/<int:pk>", views.SyncRunDetail.as_view(), name="coupa-sync-run"),
-    path("coupa/sync-runs/<int:pk>/cancel", views.SyncRunCancel.as_view(), name="coupa-sync-cancel"),
+    path(
+        "coupa/sync-runs/<int:pk>/cancel", views.SyncRunCancel.as_view(), name="coupa-sync-cancel"
+    ),
+    path(
+        "workflow-versions/<int:pk>/coupa/mapping",
+        workflows.MappingView.as_view(),
+        name="coupa-mapping",
+    ),
+    path(
+        "workflow-versions/<int:pk>/coupa/mapping/accept-suggestions",
+        workflows.AcceptSuggestionsView.as_view(),
+        name="coupa-mapping-accept",
+    ),
+    path(
+        "workflow-versions/<int:pk>/coupa/mapping/<str:target>",
+        workflows.MappingTargetView.as_view(),
+        name="coupa-mapping-target",
+    ),
+    path(
+        "workflow-versions/<int:pk>/coupa/preview",
+        workflows.PreviewView.as_view(),
+        name="coupa-preview",
+    ),
+    path(
+        "workflow-versions/<int:pk>/coupa/test-draft",
+        workflows.TestDraftView.as_view(),
+        name="coupa-test-draft",
+    ),
+    path("coupa/custom-fields", workflows.CustomFieldList.as_view(), name="coupa-custom-fields"),
+    path(
+        "coupa/custom-fields/<int:pk>",
+        workflows.CustomFieldDetail.as_view(),
+        name="coupa-custom-field",
+    ),
+    path("pickers/<str:kind>", workflows.PickerView.as_view(), name="pickers"),
 ]
 
 for _kind in SERIALIZERS:

@@ -67,9 +67,16 @@ CanSync = capability_permission(Capability.TRIGGER_SYNC)
 
 def _not_connected() -> dict[str, Any]:
     return {
-        "state": "not_connected", "state_label": "Not connected", "state_reason": "",
-        "base_url": None, "host": None, "client_id": None, "granted_scopes": [],
-        "missing_scopes": [], "rate_limit": None, "last_validated_at": None,
+        "state": "not_connected",
+        "state_label": "Not connected",
+        "state_reason": "",
+        "base_url": None,
+        "host": None,
+        "client_id": None,
+        "granted_scopes": [],
+        "missing_scopes": [],
+        "rate_limit": None,
+        "last_validated_at": None,
         "latest_validation": None,
     }
 
@@ -174,14 +181,14 @@ class CoupaValidationView(APIView):
         return Response(ValidationSerializer(validation).data)
 
 
-
-
 FILTER_PARAMETERS = [
     OpenApiParameter("search", str, description="Search codes, names and numbers"),
     OpenApiParameter("chart", int, description="Accounts only: our chart id"),
     OpenApiParameter("visibility", str, enum=["shown", "hidden"]),
     OpenApiParameter("active", str, enum=["active", "inactive"]),
-    OpenApiParameter("sort", str, description="code, name, number, chart, status, imported; '-' for descending"),
+    OpenApiParameter(
+        "sort", str, description="code, name, number, chart, status, imported; '-' for descending"
+    ),
 ]
 
 
@@ -214,9 +221,14 @@ class _RecordList(generics.ListAPIView):  # type: ignore[type-arg]
 def record_list_view(kind: str) -> type[_RecordList]:
     serializer = SERIALIZERS[kind]
     return type(
-        f"{kind.title()}ListView", (_RecordList,),
+        f"{kind.title()}ListView",
+        (_RecordList,),
         # A typed empty queryset lets the schema generator describe path and filter types.
-        {"kind": kind, "serializer_class": serializer, "queryset": model_of(serializer).objects.none()},
+        {
+            "kind": kind,
+            "serializer_class": serializer,
+            "queryset": model_of(serializer).objects.none(),
+        },
     )
 
 
@@ -230,12 +242,21 @@ class _RecordVisibility(APIView):
         payload = VisibilitySerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         connection = _connection(request)
-        qs = record_list(organization=request_organization(request), connection=connection,
-                         kind=self.kind, filters=parse_filter({}))
+        qs = record_list(
+            organization=request_organization(request),
+            connection=connection,
+            kind=self.kind,
+            filters=parse_filter({}),
+        )
         if not qs.filter(pk=pk).exists():
             raise NotFound
-        records_set_shown(connection=connection, user=request_user(request), kind=self.kind,
-                          ids=[pk], shown=payload.validated_data["show_to_users"])
+        records_set_shown(
+            connection=connection,
+            user=request_user(request),
+            kind=self.kind,
+            ids=[pk],
+            shown=payload.validated_data["show_to_users"],
+        )
         return Response(SERIALIZERS[self.kind](qs.get(pk=pk)).data)
 
 
@@ -250,8 +271,11 @@ class _RecordBulkVisibility(APIView):
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         changed = records_bulk_set_shown(
-            connection=_connection(request), user=request_user(request), kind=self.kind,
-            filters=parse_filter(data), shown=data["show_to_users"],
+            connection=_connection(request),
+            user=request_user(request),
+            kind=self.kind,
+            filters=parse_filter(data),
+            shown=data["show_to_users"],
         )
         return Response({"changed": changed})
 
@@ -263,14 +287,26 @@ def visibility_views(kind: str) -> tuple[type[APIView], type[APIView]]:
     def post(self: _RecordBulkVisibility, request: Request) -> Response:
         return _RecordBulkVisibility.post(self, request)
 
-    single = type(f"{kind.title()}VisibilityView", (_RecordVisibility,), {
-        "kind": kind,
-        "patch": extend_schema(request=VisibilitySerializer, responses=SERIALIZERS[kind])(patch),
-    })
-    bulk = type(f"{kind.title()}BulkVisibilityView", (_RecordBulkVisibility,), {
-        "kind": kind,
-        "post": extend_schema(request=BulkVisibilitySerializer, responses=ChangedSerializer)(post),
-    })
+    single = type(
+        f"{kind.title()}VisibilityView",
+        (_RecordVisibility,),
+        {
+            "kind": kind,
+            "patch": extend_schema(request=VisibilitySerializer, responses=SERIALIZERS[kind])(
+                patch
+            ),
+        },
+    )
+    bulk = type(
+        f"{kind.title()}BulkVisibilityView",
+        (_RecordBulkVisibility,),
+        {
+            "kind": kind,
+            "post": extend_schema(request=BulkVisibilitySerializer, responses=ChangedSerializer)(
+                post
+            ),
+        },
+    )
     return single, bulk
 
 
@@ -282,7 +318,9 @@ class ChartsView(APIView):
 
     @extend_schema(responses=ChartSerializer(many=True))
     def get(self, request: Request) -> Response:
-        return Response(ChartSerializer(chart_list(connection=_connection(request)), many=True).data)
+        return Response(
+            ChartSerializer(chart_list(connection=_connection(request)), many=True).data
+        )
 
     @extend_schema(request=ChartSelectionSerializer, responses=SyncRunSerializer(allow_null=True))
     def put(self, request: Request) -> Response:
@@ -311,8 +349,10 @@ class SyncView(APIView):
         payload.is_valid(raise_exception=True)
         try:
             run = sync_request(
-                connection=_connection(request), trigger=SyncRun.Trigger.MANUAL,
-                user=request_user(request), resources=payload.validated_data["resources"] or None,
+                connection=_connection(request),
+                trigger=SyncRun.Trigger.MANUAL,
+                user=request_user(request),
+                resources=payload.validated_data["resources"] or None,
                 full=payload.validated_data["full"],
             )
         except SyncRequestError as exc:
@@ -361,7 +401,8 @@ class _Pickable(generics.ListAPIView):  # type: ignore[type-arg]
 
     def get_queryset(self) -> QuerySet[Any]:
         return pickable_list(
-            organization=request_organization(self.request), kind=self.kind,
+            organization=request_organization(self.request),
+            kind=self.kind,
             search=self.request.query_params.get("search", ""),
         )
 
@@ -372,6 +413,12 @@ class _Pickable(generics.ListAPIView):  # type: ignore[type-arg]
 
 def pickable_view(kind: str) -> type[_Pickable]:
     serializer = PICKABLE_SERIALIZERS[kind]
-    return type(f"Pickable{kind.title()}View", (_Pickable,), {
-        "kind": kind, "serializer_class": serializer, "queryset": model_of(serializer).objects.none(),
-    })
+    return type(
+        f"Pickable{kind.title()}View",
+        (_Pickable,),
+        {
+            "kind": kind,
+            "serializer_class": serializer,
+            "queryset": model_of(serializer).objects.none(),
+        },
+    )

@@ -66,6 +66,7 @@ FieldSpec = str | Mapping[str, Sequence[Any]]
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
+
 def format_datetime(value: datetime) -> str:
     """Format an aware datetime as ISO 8601 with its offset, to the second.
 

@@ -47,7 +47,9 @@ class AllowList:
             if "://" in entry:
                 parts = urlsplit(entry)
                 scheme = parts.scheme
-                exact.add((scheme, parts.hostname or "", parts.port or DEFAULT_PORTS.get(scheme, 0)))
+                exact.add(
+                    (scheme, parts.hostname or "", parts.port or DEFAULT_PORTS.get(scheme, 0))
+                )
             else:
                 patterns.append(entry)
         return cls(patterns=tuple(patterns), exact_origins=frozenset(exact))

@@ -82,7 +82,9 @@ def _start_validation(
     validation = ConnectionValidation.objects.create(
         connection=connection,
         requested_by=user,
-        steps=[{"key": k, "label": label, "status": "pending", "message": ""} for k, label in STEPS],
+        steps=[
+            {"key": k, "label": label, "status": "pending", "message": ""} for k, label in STEPS
+        ],
     )
     if enqueue:
         enqueue_on_commit("coupa.connection_validate", validation.pk)
@@ -102,7 +104,10 @@ def coupa_connect(
     validation to the caller (the command line runs it in-process).
     """
     return _connect(
-        organization=organization, user=user, domain=resolve_domain(data.domain), data=data,
+        organization=organization,
+        user=user,
+        domain=resolve_domain(data.domain),
+        data=data,
         enqueue=enqueue,
     )
 
@@ -128,24 +133,34 @@ def _connect(
 
     if current is not None and not same_host:
         _archive(connection=current, user=user)
-    connection = current if same_host else Connection.objects.filter(
-        organization=organization, provider=Provider.COUPA, host=domain.host
-    ).first()
+    connection = (
+        current
+        if same_host
+        else Connection.objects.filter(
+            organization=organization, provider=Provider.COUPA, host=domain.host
+        ).first()
+    )
     created = connection is None
     if connection is None:
-        connection = Connection(organization=organization, provider=Provider.COUPA, host=domain.host)
+        connection = Connection(
+            organization=organization, provider=Provider.COUPA, host=domain.host
+        )
     connection.archived_at = None
     connection.base_url = domain.base_url
     if secret:
         connection.secret_encrypted = encrypt(secret)
     if data.rate_limit is not None:
         connection.rate_limit = data.rate_limit
-    connection.provider_settings = coupa_settings(connection).but(
-        client_id=client_id,
-        # The local sandbox needs no pause after minting a token; real instances do (§2).
-        post_token_pause=0.0 if domain.base_url.startswith("http://") else 5.0,
-        missing_scopes=(),
-    ).as_json()
+    connection.provider_settings = (
+        coupa_settings(connection)
+        .but(
+            client_id=client_id,
+            # The local sandbox needs no pause after minting a token; real instances do (§2).
+            post_token_pause=0.0 if domain.base_url.startswith("http://") else 5.0,
+            missing_scopes=(),
+        )
+        .as_json()
+    )
     connection.save()
     audit_record(
         organization=organization,
@@ -172,7 +187,9 @@ def coupa_connection_update(
         raise NotConnectedError
     domain = resolve_domain(data.domain) if data.domain else None
     if domain is not None and domain.host != current.host:
-        return _connect(organization=organization, user=user, domain=domain, data=data, enqueue=True)
+        return _connect(
+            organization=organization, user=user, domain=domain, data=data, enqueue=True
+        )
     changed = []
     client_id = data.client_id.strip()
     if client_id and client_id != coupa_settings(current).client_id:
@@ -321,22 +338,32 @@ def connection_validate(
             # Stored now so the chart slider can list them right after connecting.
             import_charts(connection=connection, records=charts)
             steps.set(
-                "read", "done",
+                "read",
+                "done",
                 f"Found {len(charts)} active chart{'s' if len(charts) != 1 else ''} of accounts.",
             )
     except CoupaError as exc:
         sentence = _failure_sentence(exc, connection)
-        logger.info("Coupa validation %s failed at %s: %s", validation.pk, current_step, type(exc).__name__)
+        logger.info(
+            "Coupa validation %s failed at %s: %s", validation.pk, current_step, type(exc).__name__
+        )
         return _finish_validation(
-            steps, ok=False, step=current_step, sentence=sentence,
-            granted=granted, missing=missing,
+            steps,
+            ok=False,
+            step=current_step,
+            sentence=sentence,
+            granted=granted,
+            missing=missing,
         )
     except Exception:
         logger.exception("Coupa validation %s crashed at %s", validation.pk, current_step)
         return _finish_validation(
-            steps, ok=False, step=current_step,
+            steps,
+            ok=False,
+            step=current_step,
             sentence="The validation stopped because of an internal error; try again.",
-            granted=granted, missing=missing,
+            granted=granted,
+            missing=missing,
         )
     return _finish_validation(steps, ok=True, step=None, sentence="", granted=granted, missing=[])
 
@@ -366,9 +393,9 @@ def _finish_validation(
     validation.save(update_fields=["state", "error", "finished_at", "steps"])
     connection.last_validated_at = validation.finished_at
     if granted or missing:
-        connection.provider_settings = coupa_settings(connection).but(
-            granted_scopes=granted, missing_scopes=missing
-        ).as_json()
+        connection.provider_settings = (
+            coupa_settings(connection).but(granted_scopes=granted, missing_scopes=missing).as_json()
+        )
     connection.state = Connection.State.CONNECTED if ok else Connection.State.NEEDS_ATTENTION
     connection.state_reason = sentence
     connection.save()

@@ -54,7 +54,9 @@ class ResourceCounts:
     def from_dict(cls, data: Mapping[str, Any] | None) -> ResourceCounts:
         """Rebuild counts stored on a SyncRun (missing keys count 0)."""
         data = data or {}
-        return cls(**{k: int(data.get(k, 0)) for k in ("created", "updated", "deactivated", "unchanged")})
+        return cls(
+            **{k: int(data.get(k, 0)) for k in ("created", "updated", "deactivated", "unchanged")}
+        )
 
 
 def _clip(limits: Mapping[str, int], row: Row) -> Row:

@@ -28,6 +28,7 @@ __all__ = [
     "chart_list",
     "offered_annotation",
     "offered_q",
+    "offered_record_list",
     "parse_filter",
     "pickable_list",
     "record_counts",
@@ -42,6 +43,25 @@ def offered_q(kind: str) -> Q:
     if kind == "accounts":
         condition &= Q(chart__selected=True, chart__active=True)
     return condition
+
+
+def offered_record_list(*, connection: Connection, kind: str, search: str = "") -> QuerySet[Any]:
+    """What requesters of a connection may pick of any reference resource.
+
+    Accounts, vendors and items follow `offered_q`; the supporting lists (addresses,
+    departments, users, commodities, units of measure, currencies) have no Show to Users
+    choice: their active records are offered while the connection offers records.
+    """
+    resource = RESOURCES[kind]
+    model: type[Any] = resource.model
+    if kind in PICKABLE:
+        condition = offered_q(kind)
+    else:
+        condition = Q(active=True) & connection_offering_q("connection__")
+    qs: QuerySet[Any] = model.objects.filter(connection=connection).filter(condition)
+    if kind == "accounts":
+        qs = qs.select_related("chart")
+    return _search(qs, kind, search).order_by(*(model._meta.ordering or []), "pk")
 
 
 def _search(qs: QuerySet[Any], kind: str, text: str) -> QuerySet[Any]:
@@ -138,7 +158,9 @@ def offered_annotation(kind: str, connection: Connection) -> Case | Value:
     whens = [When(active=False, then=Value("Inactive in Coupa"))]
     if kind == "accounts":
         whens += [
-            When(Q(chart__isnull=True) | Q(chart__selected=False), then=Value("Chart not selected")),
+            When(
+                Q(chart__isnull=True) | Q(chart__selected=False), then=Value("Chart not selected")
+            ),
             When(chart__active=False, then=Value("Chart inactive in Coupa")),
         ]
     whens.append(When(show_to_users=False, then=Value("Hidden")))
@@ -199,7 +221,9 @@ def sync_status(*, connection: Connection, runs: int = 5) -> dict[str, Any]:
     """
     charts = [
         {"id": c.pk, "external_id": c.external_id, "name": c.name, "active": c.active}
-        for c in ChartOfAccounts.objects.filter(connection=connection, selected=True).order_by("name")
+        for c in ChartOfAccounts.objects.filter(connection=connection, selected=True).order_by(
+            "name"
+        )
     ]
     resources: dict[str, dict[str, int]] = {}
     for name in RESOURCES:

@@ -18,7 +18,11 @@ from spendflo.users.models import User
 
 __all__ = [
     "ChartSelectionError",
-    "UnknownRecordKindError", "charts_select", "records_bulk_set_shown", "records_set_shown"]
+    "UnknownRecordKindError",
+    "charts_select",
+    "records_bulk_set_shown",
+    "records_set_shown",
+]
 
 
 class ChartSelectionError(ValueError):
@@ -152,15 +156,30 @@ def records_bulk_set_shown(
         .update(show_to_users=shown)
     )
     if changed:
-        _audit(connection, user, kind, shown, changed, {"filter": {
-            "search": filters.search, "chart": filters.chart,
-            "visibility": filters.visibility, "active": filters.active,
-        }})
+        _audit(
+            connection,
+            user,
+            kind,
+            shown,
+            changed,
+            {
+                "filter": {
+                    "search": filters.search,
+                    "chart": filters.chart,
+                    "visibility": filters.visibility,
+                    "active": filters.active,
+                }
+            },
+        )
     return changed
 
 
 def _audit(
-    connection: Connection, user: User | None, kind: str, shown: bool, changed: int,
+    connection: Connection,
+    user: User | None,
+    kind: str,
+    shown: bool,
+    changed: int,
     details: dict[str, object],
 ) -> None:
     spec = RESOURCES[kind]

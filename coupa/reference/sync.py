@@ -54,6 +54,8 @@ INTERNAL_MESSAGE = (
     "The sync stopped because of an internal error; what it imported is kept. Try again, "
     "and contact support if it keeps failing."
 )
+
+
 class SyncRequestError(Exception):
     """A sync that cannot be started or changed; the message is one sentence for the admin."""
 

@@ -14,6 +14,7 @@ A resource's watermark moves to the run's start only after its walk completed. A
 keep one watermark per chart (`accounts:<Coupa chart id>`), so a newly selected chart gets
 a first import while the others stay incremental. Nothing is ever deleted.
 """
+
 from __future__ import annotations
 
 import logging
@@ -215,7 +216,10 @@ def sync_run_execute(
         run.refresh_from_db()
         return run
     except _CancelledError:
-        state, error = SyncRun.State.CANCELLED, "Cancelled before it finished; what it imported is kept."
+        state, error = (
+            SyncRun.State.CANCELLED,
+            "Cancelled before it finished; what it imported is kept.",
+        )
     except CoupaAuthError as exc:  # includes CoupaScopeError
         state, error = SyncRun.State.FAILED, exc.user_message
         _needs_attention(connection, exc.user_message)
@@ -224,8 +228,9 @@ def sync_run_execute(
         reading = walk.resource if walk else ""
         state = SyncRun.State.FAILED
         error = (
-            f"The sync stopped while reading {RESOURCES[reading].label}: "
-            f"{exc.user_message}" if reading else exc.user_message
+            f"The sync stopped while reading {RESOURCES[reading].label}: {exc.user_message}"
+            if reading
+            else exc.user_message
         )
         logger.info("Sync run %s failed on %s: %s", run.pk, reading, type(exc).__name__)
     except SoftTimeLimitExceeded:
@@ -313,9 +318,14 @@ def _sync_resource(walk: _Walk, spec: Resource) -> None:
         _walk_pages(walk, spec, spec.active_params(), mark_seen=True)
         with transaction.atomic():
             walk.beat()
-            walk.add_counts(resource, ResourceCounts(
-                deactivated=deactivate_unseen(connection=connection, resource=resource, before=stamp)
-            ))
+            walk.add_counts(
+                resource,
+                ResourceCounts(
+                    deactivated=deactivate_unseen(
+                        connection=connection, resource=resource, before=stamp
+                    )
+                ),
+            )
             _advance(connection, [resource], run_start)
             walk.beat()
     else:
@@ -364,12 +374,17 @@ def _sync_accounts(walk: _Walk, spec: Resource, run_start: datetime) -> None:
         _walk_pages(walk, spec, params, mark_seen=True, charts=charts)
         with transaction.atomic():
             walk.beat()
-            walk.add_counts("accounts", ResourceCounts(
-                deactivated=deactivate_unseen(
-                    connection=connection, resource="accounts", before=stamp,
-                    chart_external_ids=fresh,
-                )
-            ))
+            walk.add_counts(
+                "accounts",
+                ResourceCounts(
+                    deactivated=deactivate_unseen(
+                        connection=connection,
+                        resource="accounts",
+                        before=stamp,
+                        chart_external_ids=fresh,
+                    )
+                ),
+            )
             _advance(connection, [f"accounts:{c}" for c in fresh], run_start)
             walk.beat()
 
@@ -396,8 +411,11 @@ def _walk_pages(
         nonlocal buffer, buffered_pages, last
         with transaction.atomic():
             counts = import_records(
-                connection=walk.connection, resource=spec.name, records=buffer,
-                mark_seen=mark_seen, charts=charts,
+                connection=walk.connection,
+                resource=spec.name,
+                records=buffer,
+                mark_seen=mark_seen,
+                charts=charts,
             )
             walk.add_counts(spec.name, counts)
             walk.pages += buffered_pages

@@ -22,6 +22,9 @@ from coupa.sandbox.auth import (
     OAuthClient,
     load_clients,
 )
+from coupa.sandbox.autopilot import parse_steps
+from coupa.sandbox.create import DEFAULT_ROUTING, ROUTING_RULES
+from coupa.sandbox.customfields import parse_custom_field_option
 from coupa.sandbox.faults import FaultSettings, parse_methods
 from coupa.sandbox.generator import DEFAULT_SIZES
 from coupa.sandbox.resources import parse_custom_fields
@@ -108,6 +111,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--custom-fields",
         default="",
         help="custom fields per resource, e.g. accounts:cost-center,suppliers:region",
+    )
+    g.add_argument(
+        "--requisition-fields",
+        default="",
+        help="typed custom fields of requisitions, e.g. "
+        "header:po-ref:string:required,line:project:lookup=Apollo|Zephyr",
+    )
+    g.add_argument(
+        "--buyer-action",
+        choices=sorted(ROUTING_RULES),
+        default=DEFAULT_ROUTING,
+        help="which submitted requisitions wait for a buyer (pending_buyer_action) "
+        f"instead of going to approval (default {DEFAULT_ROUTING})",
     )
     g.add_argument(
         "--warm-cache",
@@ -201,6 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="*",
         help="comma-separated HTTP methods faults apply to, e.g. POST,PUT (default *: all)",
     )
+    g = p.add_argument_group("auto-pilot")
+    g.add_argument(
+        "--autopilot",
+        default="",
+        help="move new requisitions along, e.g. approve=30,order=60,receive=300 "
+        "(seconds after submission, approval, ordering; a step left out does not happen)",
+    )
     p.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     return p
 
@@ -240,6 +263,8 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         seed=args.seed,
         sizes=sizes,
         custom_fields=parse_custom_fields(args.custom_fields),
+        requisition_fields=parse_custom_field_option(args.requisition_fields),
+        routing=args.buyer_action,
         clients=clients,
         token_ttl=args.token_ttl,
         scope_mode=args.scope_mode,
@@ -256,6 +281,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
     )
     if args.anchor_date is not None:
         cfg.anchor = anchor_from_date(args.anchor_date)
+    cfg.autopilot = parse_steps(args.autopilot)
     return cfg
 
 

@@ -28,7 +28,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from coupa.sandbox.control import control_routes
-from coupa.sandbox.create import requisition_create
+from coupa.sandbox.create import UpdateError, requisition_create, requisition_update
+from coupa.sandbox.lifecycle_api import lifecycle_routes
+from coupa.sandbox.pages import PAGE_PREFIXES, page_routes, render_recent_documents
 from coupa.sandbox.query import QueryError, execute, parse_query
 from coupa.sandbox.ratelimit import retry_after_header
 from coupa.sandbox.render import Selection
@@ -45,6 +47,8 @@ Send = Callable[[Message], Awaitable[None]]
 JSON_TYPE = "application/json; charset=utf-8"
 #: Records rendered per event-loop turn when prefetching the next page.
 PREFETCH_CHUNK = 10
+#: Seconds between the auto-pilot's background ticks (it also ticks on every request).
+AUTOPILOT_TICK = 1.0
 
 
 def _json_bytes(payload: Any) -> bytes:
@@ -54,6 +58,10 @@ def _json_bytes(payload: Any) -> bytes:
 def _error_body(object_name: str, message: str) -> dict[str, Any]:
     # Coupa keys JSON errors by object name (coupa-api.md 4 and 9b).
     return {"errors": {object_name: [message]}}
+
+
+def _error(object_name: str, message: str, status: int) -> Response:
+    return Response(_json_bytes(_error_body(object_name, message)), status, media_type=JSON_TYPE)
 
 
 def endpoint_key(path: str) -> str:
@@ -145,8 +153,11 @@ class SandboxApp:
             await self.router(scope, receive, send)
             return
         path: str = scope["path"]
-        if path == "/" or path.startswith("/_sandbox"):
-            # Control endpoints and the page are neither limited, faulted nor counted.
+        if path != "/_sandbox/autopilot/run":
+            # Due auto-pilot steps first, so a request sees what the clock has made due.
+            self.state.tick()
+        if path == "/" or path.startswith(("/_sandbox", *PAGE_PREFIXES)):
+            # Control endpoints and the pages are neither limited, faulted nor counted.
             await self.router(scope, receive, send)
             return
         await self._handle(scope, receive, send, path)
@@ -423,9 +434,10 @@ def build_router(state: SandboxState) -> Starlette:
         assert q.selection is not None
         return Response(store.renderer.render(q.selection, rec).encode(), media_type=JSON_TYPE)
 
-    async def create_requisition(request: Request) -> Response:
+    async def write_requisition(request: Request) -> Response:
         # The endpoint decides draft or submitted; `status` is output-only (coupa-api.md 6.1).
-        submit = request.url.path.endswith("/submit_for_approval")
+        path = request.url.path
+        submit = path.endswith("submit_for_approval")
         spec = state.registry.specs["requisitions"]
         scope = WRITE_SCOPES["requisitions"]
         result = state.auth.check(request.headers.get("authorization"), scope)
@@ -436,21 +448,34 @@ def build_router(state: SandboxState) -> Starlette:
                 result.description,
                 scope if result.status == 403 else None,
             )
+        raw = await request.body()
         try:
-            body = json.loads(await request.body() or b"null")
+            body = json.loads(raw) if raw.strip() else None
         except ValueError:
-            return Response(
-                _json_bytes(_error_body(spec.object_name, "The body is not valid JSON")),
-                400,
-                media_type=JSON_TYPE,
-            )
-        rec, problems = requisition_create(state.store, body, submit=submit)
+            return _error(spec.object_name, "The body is not valid JSON", 400)
+        store = state.store
+        if request.method == "POST":
+            rec, problems = requisition_create(store, body, submit=submit, routing=state.routing)
+            status = 201
+        else:
+            raw_id = request.path_params["rec_id"]
+            if not raw_id.isdigit():
+                return _error(
+                    spec.object_name, f"Couldn't find RequisitionHeader with 'id'={raw_id}", 404
+                )
+            try:
+                rec, problems = requisition_update(
+                    store, int(raw_id), body, submit=submit, routing=state.routing
+                )
+            except UpdateError as exc:
+                return _error(spec.object_name, str(exc), exc.status)
+            status = 200
         if rec is None:
             return Response(
                 _json_bytes({"errors": {spec.object_name: problems}}), 400, media_type=JSON_TYPE
             )
-        sel = state.store.renderer.named("requisitions", "full")
-        return Response(state.store.renderer.render(sel, rec).encode(), 201, media_type=JSON_TYPE)
+        sel = store.renderer.named("requisitions", "full")
+        return Response(store.renderer.render(sel, rec).encode(), status, media_type=JSON_TYPE)
 
     async def index(request: Request) -> Response:
         return HTMLResponse(render_index(state))
@@ -460,9 +485,18 @@ def build_router(state: SandboxState) -> Starlette:
         detail = exc.detail if isinstance(exc, HTTPException) else "error"
         return JSONResponse(_error_body("base", str(detail)), status_code=status)
 
+    async def autopilot_ticks() -> None:
+        while True:
+            await asyncio.sleep(AUTOPILOT_TICK)
+            state.tick()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        ticker = asyncio.create_task(autopilot_ticks())
         yield
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
         try:
             state.save()
         except OSError:
@@ -473,13 +507,21 @@ def build_router(state: SandboxState) -> Starlette:
         Route("/oauth2/token", token, methods=["POST"]),
         # [S] names this path as the client-credentials tokenUrl (coupa-api.md 2 and 10).
         Route("/oauth2/access_tokens", token, methods=["POST"]),
-        Route("/api/requisitions", create_requisition, methods=["POST"]),
-        Route("/api/requisitions/submit_for_approval", create_requisition, methods=["POST"]),
+        Route("/api/requisitions", write_requisition, methods=["POST"]),
+        Route("/api/requisitions/submit_for_approval", write_requisition, methods=["POST"]),
         # The same, as the docs' Special Actions page writes it (coupa-api.md 6.1).
-        Route("/api/requisitions/new/submit_for_approval", create_requisition, methods=["POST"]),
+        Route("/api/requisitions/new/submit_for_approval", write_requisition, methods=["POST"]),
+        Route("/api/requisitions/{rec_id}", write_requisition, methods=["PUT", "PATCH"]),
+        Route(
+            "/api/requisitions/{rec_id}/update_and_submit_for_approval",
+            write_requisition,
+            methods=["PUT"],
+        ),
         Route("/api/{resource}", list_records, methods=["GET"]),
         Route("/api/{resource}/{rec_id}", show_record, methods=["GET"]),
         *control_routes(state),
+        *lifecycle_routes(state),
+        *page_routes(state),
     ]
     return Starlette(
         routes=routes, exception_handlers={HTTPException: not_found}, lifespan=lifespan
@@ -511,6 +553,7 @@ td,th{{border:1px solid #ccc;padding:.25rem .6rem;text-align:left;font-size:.9re
 <body><h1>Coupa sandbox</h1>
 <p>A stand-in for a Coupa instance: OAuth2 at <code>/oauth2/token</code>, data under <code>/api/</code>,
 control API under <code>/_sandbox/</code>. See <code>docs/sandbox.md</code>.</p>
+{render_recent_documents(state)}
 <h2>Data</h2><table><tr><th>Resource</th><th>Records</th><th>Active</th></tr>{rows}</table>
 <h2>Faults</h2><pre>{faults}</pre>
 <h2>Settings</h2><pre>{settings}</pre>

@@ -14,6 +14,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from coupa.sandbox.auth import SCOPE_MODES, OAuthClient
+from coupa.sandbox.create import ROUTING_RULES
+from coupa.sandbox.customfields import CustomField
 from coupa.sandbox.store import MutationError
 
 if TYPE_CHECKING:
@@ -199,6 +201,10 @@ def control_routes(state: SandboxState) -> list[BaseRoute]:
                     state.auth.scope_mode = body["scope_mode"]
                 if "token_ttl" in body:
                     state.auth.token_ttl = max(1, int(body["token_ttl"]))
+                if "buyer_action" in body:
+                    if body["buyer_action"] not in ROUTING_RULES:
+                        return _bad(f"buyer_action must be one of {sorted(ROUTING_RULES)}")
+                    state.routing = body["buyer_action"]
             except (ValueError, TypeError) as exc:
                 return _bad(str(exc))
         return JSONResponse(state.settings())
@@ -213,6 +219,34 @@ def control_routes(state: SandboxState) -> list[BaseRoute]:
             except (ValueError, TypeError, AttributeError) as exc:
                 return _bad(str(exc))
         return JSONResponse({"now": state.clock()})
+
+    async def requisition_fields(request: Request) -> Response:
+        fields = list(state.registry.requisition_fields)
+        if request.method == "DELETE":
+            fields = []
+        elif request.method == "POST":
+            try:
+                body = await _body(request)
+                if not isinstance(body, dict):
+                    return _bad('send {"fields": [...]} or one field object')
+                raw = body.get("fields", [body])
+                if not isinstance(raw, list):
+                    return _bad("fields must be a list")
+                new = [CustomField.from_json(f) for f in raw]
+                if body.get("replace"):
+                    fields = new
+                else:
+                    names = {(f.on, f.name) for f in new}
+                    fields = [f for f in fields if (f.on, f.name) not in names] + new
+            except (ValueError, TypeError) as exc:
+                return _bad(str(exc))
+        if request.method != "GET":
+            try:
+                state.declare_requisition_fields(fields)
+            except ValueError as exc:
+                return _bad(str(exc))
+            state.save()
+        return JSONResponse({"fields": [f.public() for f in state.registry.requisition_fields]})
 
     async def save(request: Request) -> Response:
         if state.config.state_file is None:
@@ -239,4 +273,9 @@ def control_routes(state: SandboxState) -> list[BaseRoute]:
         Route("/_sandbox/settings", settings, methods=["GET", "POST"]),
         Route("/_sandbox/clock", clock, methods=["GET", "POST"]),
         Route("/_sandbox/save", save, methods=["POST"]),
+        Route(
+            "/_sandbox/requisition_fields",
+            requisition_fields,
+            methods=["GET", "POST", "DELETE"],
+        ),
     ]

@@ -735,20 +735,56 @@ def _order(rng: random.Random, req: Record, result: dict[str, list[Record]], anc
     req["updated-at"] = max(req["updated-at"], ordered_at)
     for line in lines.values():
         line["updated-at"] = req["updated-at"]
+    orders, order_lines = build_orders(
+        req,
+        [lines[line_id] for line_id in req["requisition-lines"]],
+        ordered_at=ordered_at,
+        first_po_id=len(result["purchase_orders"]) + 1,
+        first_line_id=len(result["purchase_order_lines"]) + 1,
+    )
+    result["purchase_orders"] += orders
+    result["purchase_order_lines"] += order_lines
+
+
+def order_line_quantity(line: Record) -> float:
+    """Return what receiving a PO line in full means: its quantity, or its amount."""
+    if line["type"] == "OrderAmountLine":
+        return float(line["total"])
+    return float(line["quantity"])
+
+
+def build_orders(
+    req: Record,
+    lines: Sequence[Record],
+    *,
+    ordered_at: int,
+    first_po_id: int,
+    first_line_id: int,
+) -> tuple[list[Record], list[Record]]:
+    """Return the purchase orders and PO lines ordering `req` makes, linked both ways.
+
+    One purchase order per supplier of `lines` (in the order suppliers first appear), with
+    `requisition-header` on the PO, `requisition-line-id` on each PO line and
+    `order-line-id` set on each requisition line. PO ids and PO line ids run on from
+    `first_po_id` and `first_line_id`. The requisition's status says how much is received:
+    `ordered` nothing, `received` everything (the PO is then closed), otherwise half.
+    Shared by the generator and the lifecycle (coupa/sandbox/lifecycle.py).
+    """
     by_supplier: dict[int, list[Record]] = {}
-    for line_id in req["requisition-lines"]:
-        line = lines[line_id]
+    for line in lines:
         by_supplier.setdefault(line["supplier"], []).append(line)
     received = req["status"]
+    orders: list[Record] = []
+    order_lines: list[Record] = []
     for supplier_id, req_lines in by_supplier.items():
-        po_id = len(result["purchase_orders"]) + 1
+        po_id = first_po_id + len(orders)
         po_lines: list[int] = []
         for num, line in enumerate(req_lines, start=1):
-            pol_id = len(result["purchase_order_lines"]) + 1
+            pol_id = first_line_id + len(order_lines)
             amount = line["line-type"] == "RequisitionAmountLine"
             full = float(line["total"]) if amount else float(line["quantity"])
             got = full if received == "received" else (full / 2 if received != "ordered" else 0.0)
-            result["purchase_order_lines"].append(
+            order_lines.append(
                 {
                     "id": pol_id,
                     "created-at": ordered_at,
@@ -783,7 +819,7 @@ def _order(rng: random.Random, req: Record, result: dict[str, list[Record]], anc
             line["order-line-id"] = pol_id
             po_lines.append(pol_id)
         first = req_lines[0]
-        result["purchase_orders"].append(
+        orders.append(
             {
                 "id": po_id,
                 "created-at": ordered_at,
@@ -806,6 +842,7 @@ def _order(rng: random.Random, req: Record, result: dict[str, list[Record]], anc
                 "updated-by": API_USER_ID,
             }
         )
+    return orders, order_lines
 
 
 #: Statuses of seeded API requisitions that are not ordered: open, waiting for approval

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from coupa.sandbox.scopes import READ_SCOPES
+
+if TYPE_CHECKING:
+    from coupa.sandbox.customfields import CustomField
 
 Kind = Literal[
     "int",
@@ -627,14 +630,23 @@ class Registry:
 
     specs: Mapping[str, ResourceSpec]
     custom_fields: Mapping[str, tuple[str, ...]]
+    #: Typed custom fields of the requisition header and lines (create checks them).
+    requisition_fields: tuple[CustomField, ...] = ()
 
     @classmethod
-    def build(cls, custom_fields: Mapping[str, Iterable[str]] | None = None) -> Registry:
+    def build(
+        cls,
+        custom_fields: Mapping[str, Iterable[str]] | None = None,
+        requisition_fields: Iterable[CustomField] = (),
+    ) -> Registry:
         """Return the registry with the given custom fields declared per resource.
 
         Custom fields become extra top-level string keys, as on real instances
         (coupa-api.md 9b); user custom fields also appear in nested user snapshots.
+        Requisition fields are typed (`coupa.sandbox.customfields`) and served as
+        top-level keys of the header or its lines.
         """
+        typed = tuple(requisition_fields)
         declared = {k: tuple(v) for k, v in (custom_fields or {}).items()}
         unknown = set(declared) - set(RESOURCE_NAMES)
         if unknown:
@@ -642,19 +654,24 @@ class Registry:
         specs: dict[str, ResourceSpec] = {}
         for spec in ALL_SPECS:
             extra = declared.get(spec.name, ())
-            clash = set(extra) & set(spec.field_map())
-            if clash:
+            fields = tuple(Field(n, "str", custom=True) for n in extra) + tuple(
+                f.field() for f in typed if f.resource == spec.name
+            )
+            names = [f.name for f in fields]
+            clash = set(names) & set(spec.field_map())
+            if clash or len(set(names)) < len(names):
                 raise ValueError(
-                    f"custom fields clash with standard {spec.name} fields: {sorted(clash)}"
+                    f"custom fields clash with standard or other {spec.name} fields: "
+                    f"{sorted(clash or {n for n in names if names.count(n) > 1})}"
                 )
-            if extra:
-                cf = tuple(Field(n, "str", custom=True) for n in extra)
+            if fields:
+                cf = fields
                 views = dict(spec.views)
                 if spec.custom_in_ref:
                     views["ref"] = views["ref"] + tuple(extra)
                 spec = replace(spec, fields=spec.fields + cf, views=views)
             specs[spec.name] = spec
-        return cls(specs=specs, custom_fields=declared)
+        return cls(specs=specs, custom_fields=declared, requisition_fields=typed)
 
     def get(self, name: str) -> ResourceSpec | None:
         """Return the spec of a resource, or None if the sandbox lacks it."""

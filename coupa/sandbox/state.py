@@ -6,6 +6,7 @@ import gc
 import json
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -20,6 +21,9 @@ from coupa.sandbox.auth import (
     ScopeMode,
     load_clients,
 )
+from coupa.sandbox.autopilot import Autopilot
+from coupa.sandbox.create import DEFAULT_ROUTING
+from coupa.sandbox.customfields import CustomField, check_unique
 from coupa.sandbox.faults import FaultInjector, FaultSettings
 from coupa.sandbox.ratelimit import ManualClock, TokenBucket
 from coupa.sandbox.resources import Registry
@@ -51,6 +55,8 @@ class SandboxConfig:
     anchor: int = field(default_factory=default_anchor)
     sizes: dict[str, int] = field(default_factory=dict)
     custom_fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    requisition_fields: tuple[CustomField, ...] = ()
+    routing: str = DEFAULT_ROUTING  # which submissions wait for a buyer (create.ROUTING_RULES)
     clients: list[OAuthClient] = field(
         default_factory=lambda: [
             OAuthClient(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, set(DEFAULT_CLIENT_SCOPES))
@@ -68,6 +74,7 @@ class SandboxConfig:
     warm_cache: bool = False
     prefetch: bool = True  # render the next keyset page in idle time
     api_ordered_share: float = 0.3  # of the seeded API requisitions (sizes["api_requisitions"])
+    autopilot: dict[str, float] = field(default_factory=dict)  # step -> seconds
 
 
 def settle_heap() -> None:
@@ -87,7 +94,8 @@ class SandboxState:
 
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
-        self.registry = Registry.build(config.custom_fields)
+        self.registry = Registry.build(config.custom_fields, config.requisition_fields)
+        self.routing = config.routing
         self.store = Store(
             registry=self.registry,
             seed=config.seed,
@@ -110,14 +118,17 @@ class SandboxState:
             self.store.generate()
         if config.warm_cache:
             self.store.warm()
+        self.autopilot = Autopilot(self.clock or time.monotonic, config.autopilot)
+        self.autopilot.start(self.store)
         settle_heap()
 
     def _load_file(self, path: Path) -> None:
         state = json.loads(path.read_text(encoding="utf-8"))
         saved_cf = {k: tuple(v) for k, v in state.get("custom_fields", {}).items()}
-        if saved_cf != self.registry.custom_fields:
+        saved_rf = tuple(CustomField.from_json(f) for f in state.get("requisition_fields", ()))
+        if (saved_cf, saved_rf) != (self.registry.custom_fields, self.registry.requisition_fields):
             # The file's custom fields win: its records carry their values.
-            self.registry = Registry.build(saved_cf)
+            self.registry = Registry.build(saved_cf, saved_rf)
             self.store = Store(
                 registry=self.registry,
                 seed=self.config.seed,
@@ -142,8 +153,21 @@ class SandboxState:
         ]
         write_json_atomic(path, payload)
 
+    def declare_requisition_fields(self, fields: Iterable[CustomField]) -> None:
+        """Replace the requisitions' custom fields (records keep the values they have).
+
+        Raises ValueError (CustomFieldError) for a clash with a standard field.
+        """
+        fields = tuple(fields)
+        check_unique(fields)
+        self.registry = Registry.build(self.registry.custom_fields, fields)
+        self.store.use_registry(self.registry)
+
     def reset(self, *, tokens: bool = False) -> None:
         """Regenerate the data from the seed and restore clients, faults, limits and stats."""
+        if self.registry.requisition_fields != self.config.requisition_fields:
+            self.declare_requisition_fields(self.config.requisition_fields)
+        self.routing = self.config.routing
         self.store.generate()
         settle_heap()
         self.auth.reset_clients()
@@ -156,7 +180,19 @@ class SandboxState:
         self.auth.scope_mode = self.config.scope_mode
         self.auth.token_ttl = self.config.token_ttl
         self.stats.reset()
+        self.autopilot.start(self.store, self.config.autopilot)
         self.save()
+
+    def tick(self) -> list[dict[str, Any]]:
+        """Apply the auto-pilot's due steps; write the state file if any was."""
+        try:
+            done = self.autopilot.tick(self.store)
+            if done:
+                self.save()
+        except Exception:  # a bug or a full disk must not take every request down with it
+            log.exception("autopilot tick failed")
+            return []
+        return done
 
     def settings(self) -> dict[str, Any]:
         """Return the runtime settings as JSON."""
@@ -171,5 +207,8 @@ class SandboxState:
             "seed": self.config.seed,
             "anchor": self.config.anchor,
             "custom_fields": {k: list(v) for k, v in self.registry.custom_fields.items()},
+            "requisition_fields": [f.public() for f in self.registry.requisition_fields],
+            "buyer_action": self.routing,
             "state_file": str(self.config.state_file) if self.config.state_file else None,
+            "autopilot": dict(self.autopilot.steps),
         }

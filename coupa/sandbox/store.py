@@ -34,12 +34,13 @@ class MutationError(ValueError):
 class Collection:
     """The records of one resource, by id and in ascending id order."""
 
-    __slots__ = ("ids", "records", "spec")
+    __slots__ = ("ids", "records", "spec", "top")
 
     def __init__(self, spec: ResourceSpec, records: Iterable[Record] = ()) -> None:
         self.spec = spec
         self.records: dict[int, Record] = {}
         self.ids: list[int] = []
+        self.top = 0  # the highest id ever held: ids are never reused, as on Coupa
         for rec in records:
             self.add(rec)
 
@@ -49,14 +50,20 @@ class Collection:
         if rec_id in self.records:
             raise MutationError(f"{self.spec.name} {rec_id} exists")
         self.records[rec_id] = rec
+        self.top = max(self.top, rec_id)
         if not self.ids or rec_id > self.ids[-1]:
             self.ids.append(rec_id)
         else:
             bisect.insort(self.ids, rec_id)
 
+    def remove(self, rec_id: int) -> None:
+        """Remove a record (a requisition line dropped by an update)."""
+        del self.records[rec_id]
+        del self.ids[bisect.bisect_left(self.ids, rec_id)]
+
     def next_id(self) -> int:
         """Return the id the next new record gets."""
-        return (self.ids[-1] + 1) if self.ids else 1
+        return self.top + 1
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -83,6 +90,14 @@ class Store:
         self.renderer = Renderer(registry, self.lookup)
         self.resolver = Resolver(registry, self.lookup)
         self._add_counter = 0
+
+    def use_registry(self, registry: Registry) -> None:
+        """Serve the same records under new specs (custom fields declared at run time)."""
+        self.registry = registry
+        for name, coll in self.collections.items():
+            coll.spec = registry.specs[name]
+        self.renderer = Renderer(registry, self.lookup)
+        self.resolver = Resolver(registry, self.lookup)
 
     # -- building ----------------------------------------------------------
 
@@ -339,6 +354,7 @@ class Store:
             "seed": self.seed,
             "anchor": self.anchor,
             "custom_fields": {k: list(v) for k, v in self.registry.custom_fields.items()},
+            "requisition_fields": [f.public() for f in self.registry.requisition_fields],
             "resources": {
                 name: [coll.records[i] for i in coll.ids] for name, coll in self.collections.items()
             },

@@ -86,9 +86,26 @@ class SandboxHandle:
         self._call("POST", "reset", json={"tokens": tokens})
 
     def settings(self, **changes: Any) -> dict[str, Any]:
-        """Change runtime settings (rate, burst, latency_ms, latency_jitter_ms, scope_mode, token_ttl); return them."""
+        """Change runtime settings (rate, burst, latency_ms, latency_jitter_ms, scope_mode, token_ttl, buyer_action); return them."""
         result: dict[str, Any] = self._call("POST", "settings", json=changes)
         return result
+
+    def requisition_fields(
+        self, *fields: Mapping[str, Any], replace: bool = False
+    ) -> list[dict[str, Any]]:
+        """Declare custom fields of requisitions, e.g.
+        `{"on": "header", "name": "po-ref", "type": "string", "required": True}`; return all.
+
+        Without fields, return the declared ones. `replace=True` drops the others.
+        """
+        if not fields and not replace:
+            result = self._call("GET", "requisition_fields")
+        else:
+            result = self._call(
+                "POST", "requisition_fields", json={"fields": list(fields), "replace": replace}
+            )
+        declared: list[dict[str, Any]] = result["fields"]
+        return declared
 
     def advance_clock(self, seconds: float) -> float:
         """Move the rate limit's clock forward (needs `manual_clock=True`); return its reading."""
@@ -176,6 +193,53 @@ class SandboxHandle:
         """Return one record as the API renders it in full."""
         rec: dict[str, Any] = self._call("GET", f"resources/{resource}/{rec_id}")
         return rec
+
+    # -- lifecycle and auto-pilot --------------------------------------------
+
+    def _requisition(self, req_id: int, action: str, body: Any = None) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("POST", f"requisitions/{req_id}/{action}", json=body)
+        return result
+
+    def approve(self, req_id: int) -> dict[str, Any]:
+        """Approve a requisition; return {"requisition": ..., "purchase_orders": [...]}."""
+        return self._requisition(req_id, "approve")
+
+    def reject(self, req_id: int, comment: str) -> dict[str, Any]:
+        """Reject a requisition (it goes back to draft with `reject-reason-comment`)."""
+        return self._requisition(req_id, "reject", {"comment": comment})
+
+    def withdraw(self, req_id: int) -> dict[str, Any]:
+        """Withdraw a requisition that has not been ordered."""
+        return self._requisition(req_id, "withdraw")
+
+    def order(self, req_id: int) -> dict[str, Any]:
+        """Order an approved requisition: one purchase order per supplier of its lines."""
+        return self._requisition(req_id, "order")
+
+    def receive(self, req_id: int, share: float | None = None) -> dict[str, Any]:
+        """Receive an ordered requisition in full, or `share` (0..1) of every line."""
+        return self._requisition(
+            req_id, "receive", {"fully": True} if share is None else {"share": share}
+        )
+
+    def po_action(self, po_id: int, action: str) -> dict[str, Any]:
+        """Apply a purchase-order action (issue, close, cancel, reopen, hold, release)."""
+        result: dict[str, Any] = self._call("POST", f"purchase_orders/{po_id}/{action}")[
+            "purchase_order"
+        ]
+        return result
+
+    def autopilot(self, **steps: float | None) -> dict[str, Any]:
+        """Set auto-pilot steps (`approve=30, order=None`; None switches one off); return its status."""
+        result: dict[str, Any] = self._call(
+            "POST" if steps else "GET", "autopilot", json=steps or None
+        )
+        return result
+
+    def run_autopilot(self) -> dict[str, Any]:
+        """Apply the auto-pilot's due steps now; return what it did (`done`) and its status."""
+        result: dict[str, Any] = self._call("POST", "autopilot/run")
+        return result
 
     # -- clients and tokens ------------------------------------------------
 

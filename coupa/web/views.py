@@ -78,7 +78,9 @@ class ConnectView(CapabilityRequiredMixin, View):
 
     def save(self, request: HttpRequest, form: ConnectForm) -> Any:
         return coupa_connect(
-            organization=request_organization(request), user=request_user(request), data=ConnectionInput.from_mapping(form.cleaned_data)
+            organization=request_organization(request),
+            user=request_user(request),
+            data=ConnectionInput.from_mapping(form.cleaned_data),
         )
 
 
@@ -98,7 +100,9 @@ class EditView(ConnectView):
 
     def save(self, request: HttpRequest, form: ConnectForm) -> Any:
         return coupa_connection_update(
-            organization=request_organization(request), user=request_user(request), data=ConnectionInput.from_mapping(form.cleaned_data)
+            organization=request_organization(request),
+            user=request_user(request),
+            data=ConnectionInput.from_mapping(form.cleaned_data),
         )
 
 
@@ -165,7 +169,6 @@ def current_connection(request: HttpRequest) -> Connection:
     return connection
 
 
-
 class RecordsView(CapabilityRequiredMixin, View):
     """One tab: server-side paging, search, filters, sort, counts, Show to Users toggles."""
 
@@ -185,8 +188,10 @@ class RecordsView(CapabilityRequiredMixin, View):
             raise Http404
         filters = parse_filter(request.GET)
         rows = record_list(
-            organization=request_organization(request), connection=connection,
-            kind=list_kind, filters=filters,
+            organization=request_organization(request),
+            connection=connection,
+            kind=list_kind,
+            filters=filters,
         )
         page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
         query = request.GET.copy()
@@ -200,7 +205,9 @@ class RecordsView(CapabilityRequiredMixin, View):
             "count_rows": [(k, record_counts(connection=connection, kind=k)) for k in PICKABLE],
             "page_obj": page,
             "filters": filters,
-            "charts": list(chart_list(connection=connection, active_only=False)) if kind == "accounts" else [],
+            "charts": list(chart_list(connection=connection, active_only=False))
+            if kind == "accounts"
+            else [],
             "query": query.urlencode(),
             "can_toggle": user_can(request.user, Capability.CONFIGURE_INTEGRATIONS),
             "read_only": not connection_offers_records(connection),
@@ -221,14 +228,22 @@ class ToggleView(CapabilityRequiredMixin, View):
         records_set_shown(
             connection=connection, user=request_user(request), kind=kind, ids=[pk], shown=shown
         )
-        row = record_list(
-            organization=request_organization(request), connection=connection, kind=kind,
-            filters=RecordFilter(),
-        ).filter(pk=pk).first()
+        row = (
+            record_list(
+                organization=request_organization(request),
+                connection=connection,
+                kind=kind,
+                filters=RecordFilter(),
+            )
+            .filter(pk=pk)
+            .first()
+        )
         if row is None:
             raise Http404
         if getattr(request, "htmx", False):
-            return render(request, "coupa/_record_row.html", {"r": row, "kind": kind, "can_toggle": True})
+            return render(
+                request, "coupa/_record_row.html", {"r": row, "kind": kind, "can_toggle": True}
+            )
         return redirect(reverse("coupa:records", args=[kind]))
 
 
@@ -243,11 +258,15 @@ class BulkToggleView(CapabilityRequiredMixin, View):
         connection = current_connection(request)
         shown = request.POST.get("show_to_users") == "1"
         changed = records_bulk_set_shown(
-            connection=connection, user=request_user(request), kind=kind,
-            filters=parse_filter(request.POST), shown=shown,
+            connection=connection,
+            user=request_user(request),
+            kind=kind,
+            filters=parse_filter(request.POST),
+            shown=shown,
         )
         messages.success(
-            request, f"{changed} record{'s' if changed != 1 else ''} {'shown to' if shown else 'hidden from'} requesters."
+            request,
+            f"{changed} record{'s' if changed != 1 else ''} {'shown to' if shown else 'hidden from'} requesters.",
         )
         query = request.POST.get("query", "")
         return redirect(reverse("coupa:records", args=[kind]) + (f"?{query}" if query else ""))
@@ -261,11 +280,15 @@ class ChartsView(CapabilityRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         connection = current_connection(request)
-        return render(request, "coupa/charts.html", {
-            "connection": connection,
-            "charts": list(chart_list(connection=connection)),
-            "can_configure": user_can(request.user, Capability.CONFIGURE_INTEGRATIONS),
-        })
+        return render(
+            request,
+            "coupa/charts.html",
+            {
+                "connection": connection,
+                "charts": list(chart_list(connection=connection)),
+                "can_configure": user_can(request.user, Capability.CONFIGURE_INTEGRATIONS),
+            },
+        )
 
     def post(self, request: HttpRequest) -> HttpResponse:
         connection = current_connection(request)
@@ -329,10 +352,24 @@ class SyncProgressView(CapabilityRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         connection = connection_current(organization=request_organization(request))
-        runs = list(sync_run_list(organization=request_organization(request)).filter(connection=connection)[:5]) if connection else []
+        runs = (
+            list(
+                sync_run_list(organization=request_organization(request)).filter(
+                    connection=connection
+                )[:5]
+            )
+            if connection
+            else []
+        )
         live = next((r for r in runs if r.is_live), None)
-        return render(request, "coupa/_sync_progress.html", {
-            "live": live, "percent": progress_percent(live) if live else 0,
-            "runs": runs, "connection": connection,
-            "can_sync": user_can(request.user, Capability.TRIGGER_SYNC),
-        })
+        return render(
+            request,
+            "coupa/_sync_progress.html",
+            {
+                "live": live,
+                "percent": progress_percent(live) if live else 0,
+                "runs": runs,
+                "connection": connection,
+                "can_sync": user_can(request.user, Capability.TRIGGER_SYNC),
+            },
+        )

@@ -21,6 +21,10 @@ class AuditEvent(models.Model):
         SYNC_REQUEST = "sync_request", "Requested a sync"
         KEY_ROTATION = "key_rotation", "Rotated encryption key"
         NEEDS_ATTENTION = "needs_attention", "Connection needs attention"
+        WORKFLOW_CHANGE = "workflow_change", "Changed a workflow"
+        WORKFLOW_PUBLISH = "workflow_publish", "Published a workflow"
+        MAPPING_CHANGE = "mapping_change", "Changed a field mapping"
+        CUSTOM_FIELD_CHANGE = "custom_field_change", "Changed Coupa custom fields"
 
     organization = models.ForeignKey(
         "organizations.Organization", on_delete=models.CASCADE, related_name="audit_events"

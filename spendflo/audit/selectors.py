@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 
 def audit_event_list(*, organization: Organization) -> QuerySet[AuditEvent]:
     """The organization's audit trail, newest first."""
-    return AuditEvent.objects.filter(organization=organization).select_related(
-        "connection", "actor"
-    ).order_by("-created_at", "-pk")
+    return (
+        AuditEvent.objects.filter(organization=organization)
+        .select_related("connection", "actor")
+        .order_by("-created_at", "-pk")
+    )

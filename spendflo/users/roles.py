@@ -13,6 +13,7 @@ class Capability(enum.StrEnum):
     TRIGGER_SYNC = "trigger_sync"
     VIEW_SYNC_ACTIVITY = "view_sync_activity"
     SUBMIT_REQUESTS = "submit_requests"
+    MANAGE_WORKFLOWS = "manage_workflows"
 
 
 _ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {

@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 NAV = {
-    "admin": ["Settings → Integrations → Procurement", "Requests", "Sync activity", "Users"],
+    "admin": ["Settings → Integrations → Procurement", "Workflows", "Requests", "Sync activity", "Users"],
     "ops": ["Settings → Integrations → Procurement", "Sync activity"],
     "requester": ["Requests"],
 }

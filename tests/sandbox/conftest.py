@@ -108,3 +108,35 @@ def api(sandbox: SandboxHandle) -> Iterator[Api]:
     client = Api(sandbox)
     yield client
     client.close()
+
+
+@pytest.fixture
+def client(fresh_sandbox: SandboxHandle, make_api: Any) -> Iterator[Any]:
+    """An API client of the fresh sandbox (for tests that write)."""
+    api = make_api(fresh_sandbox)
+    yield api
+    api.close()
+
+
+def _first(sb: SandboxHandle, resource: str) -> dict[str, Any]:
+    return sb.records(resource, active_only=True)[0]
+
+
+@pytest.fixture
+def refs(fresh_sandbox: SandboxHandle) -> dict[str, dict[str, Any]]:
+    """Natural keys of active records to reference, the way the examples do."""
+    sb = fresh_sandbox
+    user = next(u for u in sb.records("users", active_only=True) if u["id"] != 1)
+    account = _first(sb, "accounts")
+    chart = account["account-type"]
+    item = next(i for i in sb.records("items", active_only=True) if i.get("uom"))
+    return {
+        "requested-by": {"login": user["login"]},
+        "ship-to-address": {"name": _first(sb, "addresses")["name"]},
+        "supplier": {"name": _first(sb, "suppliers")["name"]},
+        "account": {"code": account["code"], "account-type": {"name": chart["name"]}},
+        "commodity": {"name": _first(sb, "commodities")["name"]},
+        "item": {"name": item["name"]},
+        "item_record": item,
+        "supplier_record": _first(sb, "suppliers"),
+    }

@@ -3,100 +3,17 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from coupa.sandbox.testing import SandboxHandle
-from coupa.spec import SpecValidator
-
-
-@pytest.fixture
-def client(fresh_sandbox: SandboxHandle, make_api: Any) -> Iterator[Any]:
-    api = make_api(fresh_sandbox)
-    yield api
-    api.close()
-
-
-def _first(sb: SandboxHandle, resource: str) -> dict[str, Any]:
-    return sb.records(resource, active_only=True)[0]
-
-
-@pytest.fixture
-def refs(fresh_sandbox: SandboxHandle) -> dict[str, dict[str, Any]]:
-    """Natural keys of active records to reference, the way the examples do."""
-    sb = fresh_sandbox
-    user = next(u for u in sb.records("users", active_only=True) if u["id"] != 1)
-    account = _first(sb, "accounts")
-    chart = account["account-type"]
-    item = next(i for i in sb.records("items", active_only=True) if i.get("uom"))
-    return {
-        "requested-by": {"login": user["login"]},
-        "ship-to-address": {"name": _first(sb, "addresses")["name"]},
-        "supplier": {"name": _first(sb, "suppliers")["name"]},
-        "account": {"code": account["code"], "account-type": {"name": chart["name"]}},
-        "commodity": {"name": _first(sb, "commodities")["name"]},
-        "item": {"name": item["name"]},
-        "item_record": item,
-        "supplier_record": _first(sb, "suppliers"),
-    }
-
-
-def _quantity_line(refs: dict[str, Any], num: int = 1) -> dict[str, Any]:
-    return {
-        "line-num": num,
-        "line-type": "RequisitionQuantityLine",
-        "description": "Projector bulbs",
-        "quantity": 2,
-        "uom": {"code": "EA"},
-        "unit-price": "300.00",
-        "currency": {"code": "USD"},
-        "supplier": refs["supplier"],
-        "commodity": refs["commodity"],
-        "account": refs["account"],
-    }
-
-
-def _amount_line(refs: dict[str, Any], num: int = 1) -> dict[str, Any]:
-    return {
-        "line-num": num,
-        "description": "Cleaning Services for Building A",
-        "need-by-date": "2025-09-23T00:00:00-07:00",
-        "unit-price": "3000.00",
-        "supplier": refs["supplier"],
-        "account": refs["account"],
-        "currency": {"code": "USD"},
-        "commodity": refs["commodity"],
-    }
-
-
-def _body(refs: dict[str, Any], *lines: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "requested-by": refs["requested-by"],
-        "ship-to-address": refs["ship-to-address"],
-        "pcard": None,
-        "justification": "",
-        "attachments": [],
-        "req-title": "[F4711] Projector bulbs",
-        "requisition-lines": list(lines),
-    }
-
-
-def _errors(resp: Any) -> list[str]:
-    assert resp.status_code == 400, resp.text
-    errors: list[str] = resp.json()["errors"]["requisition-header"]
-    return errors
-
-
-def _valid(rec: dict[str, Any]) -> None:
-    result = SpecValidator.default().validate("RequisitionHeader", rec)
-    assert list(result.errors) == []
+from tests.sandbox.bodies import amount_line, errors, quantity_line, requisition_body, valid
 
 
 def test_quantity_line_creates_a_draft(client: Any, refs: dict[str, Any]) -> None:
     """A quantity line makes a draft with ids, decimal-string totals and snapshots."""
-    resp = client.http.post("/api/requisitions", json=_body(refs, _quantity_line(refs)))
+    resp = client.http.post("/api/requisitions", json=requisition_body(refs, quantity_line(refs)))
     assert resp.status_code == 201, resp.text
     rec = resp.json()
     assert rec["status"] == "draft"
@@ -118,12 +35,12 @@ def test_quantity_line_creates_a_draft(client: Any, refs: dict[str, Any]) -> Non
     supplier = refs["supplier_record"]
     for key in ("payment-term", "shipping-term"):
         assert (line[key] or {}).get("id") == (supplier[key] or {}).get("id")
-    _valid(rec)
+    valid(rec)
 
 
 def test_amount_line_has_no_quantity_or_uom(client: Any, refs: dict[str, Any]) -> None:
     """An amount line without line-type is an amount line; its price is its total."""
-    resp = client.http.post("/api/requisitions", json=_body(refs, _amount_line(refs)))
+    resp = client.http.post("/api/requisitions", json=requisition_body(refs, amount_line(refs)))
     assert resp.status_code == 201, resp.text
     rec = resp.json()
     (line,) = rec["requisition-lines"]
@@ -132,7 +49,7 @@ def test_amount_line_has_no_quantity_or_uom(client: Any, refs: dict[str, Any]) -
     assert line["uom"] is None
     assert line["total"] == rec["total"] == "3000.00"
     assert line["need-by-date"].startswith("2025-09-23")
-    _valid(rec)
+    valid(rec)
 
 
 def test_catalog_item_line_takes_item_defaults(client: Any, refs: dict[str, Any]) -> None:
@@ -144,7 +61,7 @@ def test_catalog_item_line_takes_item_defaults(client: Any, refs: dict[str, Any]
         "currency": {"code": "USD"},
         "account": refs["account"],
     }
-    resp = client.http.post("/api/requisitions", json=_body(refs, line))
+    resp = client.http.post("/api/requisitions", json=requisition_body(refs, line))
     assert resp.status_code == 201, resp.text
     rec = resp.json()
     (got,) = rec["requisition-lines"]
@@ -153,7 +70,7 @@ def test_catalog_item_line_takes_item_defaults(client: Any, refs: dict[str, Any]
     assert got["description"] == item["name"]
     assert got["uom"]["id"] == item["uom"]["id"]
     assert got["line-type"] == "RequisitionQuantityLine"
-    _valid(rec)
+    valid(rec)
 
 
 @pytest.mark.parametrize(
@@ -161,7 +78,9 @@ def test_catalog_item_line_takes_item_defaults(client: Any, refs: dict[str, Any]
 )
 def test_submit_creates_pending_approval(client: Any, refs: dict[str, Any], path: str) -> None:
     """Both submit URLs create a submitted multi-line requisition with the lines' total."""
-    body = _body(refs, _quantity_line(refs, 1), _amount_line(refs, 2), _quantity_line(refs, 3))
+    body = requisition_body(
+        refs, quantity_line(refs, 1), amount_line(refs, 2), quantity_line(refs, 3)
+    )
     resp = client.http.post(path, json=body)
     assert resp.status_code == 201, resp.text
     rec = resp.json()
@@ -170,12 +89,14 @@ def test_submit_creates_pending_approval(client: Any, refs: dict[str, Any], path
     assert [line["line-num"] for line in rec["requisition-lines"]] == [1, 2, 3]
     assert {line["status"] for line in rec["requisition-lines"]} == {"pending_approval"}
     assert rec["total"] == "4200.00"
-    _valid(rec)
+    valid(rec)
 
 
 def test_repeated_line_num_is_dropped_silently(client: Any, refs: dict[str, Any]) -> None:
     """A line repeating a line-num is dropped without an error (6.2)."""
-    body = _body(refs, _quantity_line(refs, 1), _amount_line(refs, 2), _amount_line(refs, 2))
+    body = requisition_body(
+        refs, quantity_line(refs, 1), amount_line(refs, 2), amount_line(refs, 2)
+    )
     resp = client.http.post("/api/requisitions", json=body)
     assert resp.status_code == 201, resp.text
     assert [line["line-num"] for line in resp.json()["requisition-lines"]] == [1, 2]
@@ -187,7 +108,7 @@ def test_same_body_twice_makes_two_requisitions(
 ) -> None:
     """No idempotency: two POSTs of one body create two requisitions (6.5)."""
     before = fresh_sandbox.count("requisitions")
-    body = _body(refs, _quantity_line(refs))
+    body = requisition_body(refs, quantity_line(refs))
     first = client.http.post("/api/requisitions", json=body)
     second = client.http.post("/api/requisitions", json=body)
     assert first.status_code == second.status_code == 201
@@ -197,7 +118,7 @@ def test_same_body_twice_makes_two_requisitions(
 
 def test_created_requisition_is_found_by_get(client: Any, refs: dict[str, Any]) -> None:
     """The created requisition is served by id and found by req-title[contains]."""
-    body = _body(refs, _quantity_line(refs))
+    body = requisition_body(refs, quantity_line(refs))
     body["req-title"] = "[F90210] Found again"
     created = client.http.post("/api/requisitions", json=body).json()
     by_id = client.ok(f"/api/requisitions/{created['id']}")
@@ -216,7 +137,7 @@ def test_write_scope_is_required(
     fresh_sandbox.remove_scope(fresh_sandbox.client_id, "core.requisition.write")
     api = make_api(fresh_sandbox)
     try:
-        resp = api.http.post("/api/requisitions", json=_body(refs, _quantity_line(refs)))
+        resp = api.http.post("/api/requisitions", json=requisition_body(refs, quantity_line(refs)))
     finally:
         api.close()
     assert resp.status_code == 403
@@ -225,7 +146,7 @@ def test_write_scope_is_required(
 
 
 def _refused(client: Any, body: dict[str, Any]) -> list[str]:
-    return _errors(client.http.post("/api/requisitions", json=body))
+    return errors(client.http.post("/api/requisitions", json=body))
 
 
 def test_refusals_name_every_problem(
@@ -233,9 +154,9 @@ def test_refusals_name_every_problem(
 ) -> None:
     """One 400 lists every problem, with the line it is on; nothing is created."""
     before = fresh_sandbox.count("requisitions")
-    bad_supplier = _amount_line(refs, 2)
+    bad_supplier = amount_line(refs, 2)
     bad_supplier["supplier"] = {"name": "No Such Supplier"}
-    body = _body(refs, _quantity_line(refs, 1), bad_supplier)
+    body = requisition_body(refs, quantity_line(refs, 1), bad_supplier)
     del body["ship-to-address"]
     body["requested-by"] = {"login": "nobody-here"}
     errors = _refused(client, body)
@@ -247,7 +168,7 @@ def test_refusals_name_every_problem(
 
 def test_refused_header_rules(client: Any, refs: dict[str, Any]) -> None:
     """No lines, no requester, and unknown header keys are refused."""
-    body = _body(refs)
+    body = requisition_body(refs)
     del body["requested-by"]
     body["colour"] = "blue"
     errors = _refused(client, body)
@@ -268,7 +189,7 @@ def test_refused_header_rules(client: Any, refs: dict[str, Any]) -> None:
         ({"colour": "blue"}, "Line 1: unknown key 'colour'"),
         ({"uom": {"code": "XX"}}, "Line 1: uom not found (code=XX)"),
         ({"currency": {"code": "USD", "id": 999}}, "Line 1: currency not found (code=USD, id=999)"),
-        ({"line-num": 2}, "Line 2: line-num must run 1, 2, 3... (expected 1)"),
+        ({"line-num": 2}, "at least one requisition line required: no line has line-num 1"),
         ({"line-num": None}, "Line 1: line-num required (an integer)"),
     ],
 )
@@ -276,17 +197,17 @@ def test_refused_quantity_line_rules(
     client: Any, refs: dict[str, Any], change: dict[str, Any], message: str
 ) -> None:
     """Each line rule of 6.2 is checked with its own message."""
-    line = _quantity_line(refs)
+    line = quantity_line(refs)
     line.update(change)
     line = {k: v for k, v in line.items() if v is not None}
-    assert message in _refused(client, _body(refs, line))
+    assert message in _refused(client, requisition_body(refs, line))
 
 
 def test_amount_line_refuses_quantity_and_uom(client: Any, refs: dict[str, Any]) -> None:
     """An amount line with quantity or UoM is refused."""
-    line = _amount_line(refs)
+    line = amount_line(refs)
     line.update({"line-type": "RequisitionAmountLine", "quantity": 1, "uom": {"code": "EA"}})
-    errors = _refused(client, _body(refs, line))
+    errors = _refused(client, requisition_body(refs, line))
     assert "Line 1: quantity not allowed on an amount line" in errors
     assert "Line 1: uom not allowed on an amount line" in errors
 
@@ -295,19 +216,19 @@ def test_inactive_references_are_refused(
     client: Any, refs: dict[str, Any], fresh_sandbox: SandboxHandle
 ) -> None:
     """Inactive users and suppliers are refused (6.2)."""
-    supplier = _first(fresh_sandbox, "suppliers")
+    supplier = fresh_sandbox.records("suppliers", active_only=True)[0]
     fresh_sandbox.deactivate("suppliers", supplier["id"])
-    line = copy.deepcopy(_amount_line(refs))
+    line = copy.deepcopy(amount_line(refs))
     line["supplier"] = {"id": supplier["id"]}
-    errors = _refused(client, _body(refs, line))
+    errors = _refused(client, requisition_body(refs, line))
     assert errors == [f"Line 1: supplier inactive (id={supplier['id']})"]
 
 
 def test_all_given_keys_must_match(client: Any, refs: dict[str, Any]) -> None:
     """A reference by id and name must name one record by both."""
-    line = _amount_line(refs)
+    line = amount_line(refs)
     line["account"] = {**refs["account"], "account-type": {"name": "No Such Chart"}}
-    errors = _refused(client, _body(refs, line))
+    errors = _refused(client, requisition_body(refs, line))
     assert len(errors) == 1
     assert errors[0].startswith("Line 1: account not found (code=")
 
@@ -319,5 +240,5 @@ def test_inactive_requester_is_refused(
     login = refs["requested-by"]["login"]
     user = next(u for u in fresh_sandbox.records("users") if u["login"] == login)
     fresh_sandbox.deactivate("users", user["id"])
-    errors = _refused(client, _body(refs, _quantity_line(refs)))
+    errors = _refused(client, requisition_body(refs, quantity_line(refs)))
     assert errors == [f"requested-by inactive (login={login})"]

@@ -23,7 +23,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--org", required=True, help="Organization slug")
         parser.add_argument(
-            "--select", nargs="+", metavar="ID_OR_NAME",
+            "--select",
+            nargs="+",
+            metavar="ID_OR_NAME",
             help="Coupa ids or names of the charts to select (replaces the selection)",
         )
 
@@ -32,12 +34,16 @@ class Command(BaseCommand):
         connection = connection_current(organization=organization)
         if connection is None:
             raise CommandError("Coupa is not connected for this organization.")
-        charts = list(ChartOfAccounts.objects.filter(connection=connection, active=True).order_by("name"))
+        charts = list(
+            ChartOfAccounts.objects.filter(connection=connection, active=True).order_by("name")
+        )
         if options["select"]:
             chosen = [self._find(charts, value) for value in options["select"]]
             try:
                 run = charts_select(
-                    connection=connection, chart_ids={c.pk for c in chosen}, user=None,
+                    connection=connection,
+                    chart_ids={c.pk for c in chosen},
+                    user=None,
                     enqueue=False,
                 )
             except ChartSelectionError as exc:
@@ -54,9 +60,13 @@ class Command(BaseCommand):
                 self.stdout.write(f"Sync {run.pk} is running; it will import the added charts.")
             return
         if not charts:
-            self.stdout.write("No active charts of accounts imported yet (validate the connection).")
+            self.stdout.write(
+                "No active charts of accounts imported yet (validate the connection)."
+            )
             return
-        self.stdout.write(f"{'ID':>8}  {'SEL':3}  {'NAME':<40} {'CUR':<5} {'LEGAL ENTITY':<30} DYNAMIC")
+        self.stdout.write(
+            f"{'ID':>8}  {'SEL':3}  {'NAME':<40} {'CUR':<5} {'LEGAL ENTITY':<30} DYNAMIC"
+        )
         for c in charts:
             self.stdout.write(
                 f"{c.external_id:>8}  {'yes' if c.selected else 'no':3}  {c.name[:40]:<40} "

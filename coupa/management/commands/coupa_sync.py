@@ -33,7 +33,9 @@ class Command(BaseCommand):
         parser.add_argument("--org", required=True, help="Organization slug")
         parser.add_argument("--full", action="store_true", help="Walk the active sets (reconcile)")
         parser.add_argument(
-            "--resources", default="", help=f"Comma-separated subset of: {','.join(list(RESOURCES))}"
+            "--resources",
+            default="",
+            help=f"Comma-separated subset of: {','.join(list(RESOURCES))}",
         )
         parser.add_argument("--cancel", action="store_true", help="Cancel the running sync")
 
@@ -110,7 +112,9 @@ class Command(BaseCommand):
             f"Sync {run.pk}: {run.get_state_display()} "
             f"({run.requests} requests, {run.retries} retries, {run.throttled} throttled)"
         )
-        self.stdout.write(f"{'resource':<12} {'created':>8} {'updated':>8} {'deactivated':>12} {'unchanged':>10}")
+        self.stdout.write(
+            f"{'resource':<12} {'created':>8} {'updated':>8} {'deactivated':>12} {'unchanged':>10}"
+        )
         for name in list(RESOURCES):
             counts = run.counts.get(name)
             if counts is None:

@@ -24,4 +24,6 @@ class Command(BaseCommand):
             connection.secret_encrypted = reencrypt(connection.secret_encrypted)
             connection.save(update_fields=["secret_encrypted"])
             count += 1
-        self.stdout.write(f"Re-encrypted {count} secret{'s' if count != 1 else ''} with the newest key.")
+        self.stdout.write(
+            f"Re-encrypted {count} secret{'s' if count != 1 else ''} with the newest key."
+        )
