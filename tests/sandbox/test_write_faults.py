@@ -267,3 +267,18 @@ def test_command_line_aims_faults_at_writes(make_api: Any) -> None:
         assert api.http.post("/api/requisitions", json={}).status_code == 500
         assert sb.count("requisitions") == 2
         api.close()
+
+
+@pytest.mark.parametrize("kind", ["lost_response", "slow_create"])
+def test_unanswered_put_is_applied(
+    fresh_sandbox: SandboxHandle, client: Any, body: dict[str, Any], kind: str
+) -> None:
+    """A PUT whose answer is lost or late is applied all the same; a 503 before it is not."""
+    draft = client.http.post("/api/requisitions", json=body).json()
+    path = f"/api/requisitions/{draft['id']}"
+    fresh_sandbox.set_faults(slow_seconds=1.0, next=["error_503", kind])
+    assert client.http.put(path, json={"justification": "First try"}).status_code == 503
+    assert client.ok(path)["justification"] == draft["justification"]
+    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError, httpx.ReadTimeout)):
+        client.http.put(path, json={"justification": "Second try"}, timeout=SHORT)
+    assert client.ok(path)["justification"] == "Second try"
