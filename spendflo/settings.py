@@ -89,6 +89,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "spendflo.users.context_processors.navigation",
+                "spendflo.workflows.context_processors.notices",
             ],
         },
     },

@@ -13,9 +13,9 @@ class FakeProvider:
     name = "Fake"
 
     #: Shared by every instance; tests reset them through the fixture.
-    calls: list[tuple[str, int]] = []  # noqa: RUF012
-    problems: list[Blocker] = []  # noqa: RUF012
-    documents: dict[int, dict[str, Any]] = {}  # noqa: RUF012
+    calls: list[tuple[str, int]] = []
+    problems: list[Blocker] = []
+    documents: dict[int, dict[str, Any]] = {}
 
     @classmethod
     def reset(cls) -> None:

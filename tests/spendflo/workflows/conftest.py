@@ -30,7 +30,11 @@ def fake_provider(settings: Any) -> Iterator[type[FakeProvider]]:
 
 
 def build_published(
-    organization: Any, admin: Any, *, name: str = "IT hardware", approval: str = "none",
+    organization: Any,
+    admin: Any,
+    *,
+    name: str = "IT hardware",
+    approval: str = "none",
     approver: Any = None,
 ) -> WorkflowVersion:
     """A published version: a required ship-to, a cost centre choice, a need-by date; lines

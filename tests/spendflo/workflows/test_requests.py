@@ -74,7 +74,11 @@ def test_submit_stores_normalised_answers_and_sends_once(
             "Enter the currency",
         ),
         (lambda a: a["request"].update(need_by="15/01/2027"), "need_by", "YYYY-MM-DD"),
-        (lambda a: a["request"].update(cost_centre="Marketing"), "cost_centre", "one of the options"),
+        (
+            lambda a: a["request"].update(cost_centre="Marketing"),
+            "cost_centre",
+            "one of the options",
+        ),
         (lambda a: a["lines"][0].update(vendor="Acme"), "lines.0.vendor", "Pick a record"),
         (lambda a: a["lines"][0].update(vendor=True), "lines.0.vendor", "Pick a record"),
         (lambda a: a.update(lines=[]), "", "at least one line"),
@@ -230,9 +234,7 @@ def test_named_approver_approves_and_it_is_sent_once(
     assert [e.kind for e in req.events.all()] == ["submitted", "approved", "queued"]
 
 
-def test_others_cannot_decide_a_named_approval(
-    named, requester_user, admin_user, ops_user
-) -> None:
+def test_others_cannot_decide_a_named_approval(named, requester_user, admin_user, ops_user) -> None:
     req = _submit(named, requester_user)
     for user in (requester_user, admin_user, ops_user):
         with pytest.raises(RequestError, match="Only the approver"):
