@@ -30,11 +30,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from integrations.providers import provider_list
 from spendflo.organizations.models import Organization
 from spendflo.users.models import User
 from spendflo.users.roles import Capability, user_can
 from spendflo.workflows.models import FormField, PurchaseRequest, RequestEvent, WorkflowVersion
+from spendflo.workflows.selectors import provider_request_hooks
 from spendflo.workflows.services import WorkflowError, request_event_record
 
 #: Attempts at taking the next number when a concurrent submit took it first.
@@ -268,10 +268,8 @@ def request_submit(
     answers = _normalised(version, answers)
     problems = [
         RequestProblem(_field_of(blocker.target, version), blocker.message)
-        for provider in provider_list()
-        for blocker in provider.request_problems(
-            version=version, answers=answers, requester=requester
-        )
+        for problems_of in provider_request_hooks("request_problems")
+        for blocker in problems_of(version=version, answers=answers, requester=requester)
     ]
     if problems:
         raise RequestInvalidError(problems)
@@ -337,8 +335,8 @@ def _request_dispatch(request: PurchaseRequest, *, actor: User | None) -> None:
         message="Sending to Coupa.",
         actor=actor,
     )
-    for provider in provider_list():
-        provider.request_send(request=request)
+    for send in provider_request_hooks("request_send"):
+        send(request=request)
 
 
 # --- approving ------------------------------------------------------------------------------
@@ -435,6 +433,6 @@ def request_retry(*, request: PurchaseRequest, user: User) -> PurchaseRequest:
         message=f"Retried by {user.email}.",
         actor=user,
     )
-    for provider in provider_list():
-        provider.request_retry(request=locked, user=user)
+    for retry in provider_request_hooks("request_retry"):
+        retry(request=locked, user=user)
     return locked

@@ -138,14 +138,14 @@ class RequestInputSerializer(serializers.Serializer[Any]):
     )  # fmt: skip
 
 
-class ProblemSerializer(serializers.Serializer[Any]):
+class AnswerProblemSerializer(serializers.Serializer[Any]):
     field = serializers.CharField(help_text="The form field's API name, or empty.")
     line = serializers.IntegerField(allow_null=True, help_text="The line's index (from 0).")
     message = serializers.CharField()
 
 
-class InvalidSerializer(ErrorSerializer):
-    problems = ProblemSerializer(many=True)
+class RequestInvalidSerializer(ErrorSerializer):
+    problems = AnswerProblemSerializer(many=True)
 
 
 class CommentSerializer(serializers.Serializer[Any]):
@@ -220,7 +220,9 @@ class RequestList(generics.ListAPIView):  # type: ignore[type-arg]
         responses={
             201: RequestDetailSerializer,
             200: OpenApiResponse(RequestDetailSerializer, description="Same idempotency key."),
-            400: OpenApiResponse(InvalidSerializer, description="Refused; `problems` per field."),
+            400: OpenApiResponse(
+                RequestInvalidSerializer, description="Refused; `problems` per field."
+            ),
         },
     )
     def post(self, request: Request) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,10 +148,19 @@ def request_event_list(*, request: PurchaseRequest) -> QuerySet[RequestEvent]:
     return request.events.select_related("actor").order_by("created_at", "pk")
 
 
+def provider_request_hooks(name: str) -> list[Callable[..., Any]]:
+    """Each configured provider's request hook `name` (`request_send`, ...), in order.
+
+    A provider that takes no requests (none of the hooks) is skipped rather than failing
+    every submit: requests then wait in "sending" until one that does is configured.
+    """
+    return [hook for p in provider_list() if (hook := getattr(p, name, None)) is not None]
+
+
 def request_document(*, request: PurchaseRequest) -> dict[str, Any] | None:
     """What the providers show of the request's document (the first that has one)."""
-    for provider in provider_list():
-        document = provider.request_document(request=request)
+    for hook in provider_request_hooks("request_document"):
+        document: dict[str, Any] | None = hook(request=request)
         if document:
             return document
     return None

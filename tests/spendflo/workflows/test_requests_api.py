@@ -160,5 +160,5 @@ def test_the_openapi_schema_describes_the_request_operations(admin_user: User) -
         assert methods <= set(schema["paths"][path]), path
     post = schema["paths"]["/api/v1/requests"]["post"]
     assert post["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].endswith(
-        "/Invalid"
+        "/RequestInvalid"
     )
