@@ -13,6 +13,7 @@ import logging
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from spendflo.users.models import User
@@ -74,7 +75,8 @@ def notices_send(*, event_id: int) -> list[Notification]:
 def _email(notices: list[Notification], event: RequestEvent) -> None:
     request = event.request
     subject = f"[Spendflo] {request.reference} {request.title}: {event.get_kind_display()}"
-    link = f"/requests/{request.pk}/"
+    base = str(getattr(settings, "SITE_URL", "")).rstrip("/")
+    link = base + reverse("workflows:request", kwargs={"pk": request.pk})
     body = (
         f"{event.message}\n\n"
         f"Request: {request.reference} {request.title}\n"

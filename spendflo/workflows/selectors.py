@@ -137,6 +137,24 @@ def request_list(
     )
 
 
+def request_awaiting_list(*, user: User) -> QuerySet[PurchaseRequest]:
+    """Requests waiting for this user's decision: named approver, or an admin where any
+    admin approves."""
+    if user.organization_id is None:
+        return PurchaseRequest.objects.none()
+    mine = Q(version__approval=WorkflowVersion.Approval.USER, version__approver=user)
+    if user.is_org_admin:
+        mine |= Q(version__approval=WorkflowVersion.Approval.ANY_ADMIN)
+    return (
+        PurchaseRequest.objects.filter(
+            organization_id=user.organization_id, state=PurchaseRequest.State.AWAITING_APPROVAL
+        )
+        .filter(mine)
+        .select_related("requester", "version__workflow")
+        .order_by("submitted_at", "pk")
+    )
+
+
 def request_get(*, user: User, request_id: int) -> PurchaseRequest | None:
     """One request the user may see: theirs, one they approve, or any of the organization's
     for those who see all (admins approving "any admin" steps among them); else None."""

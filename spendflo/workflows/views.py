@@ -51,6 +51,7 @@ from spendflo.workflows.selectors import (
     form_field_list,
     notice_list,
     published_version_list,
+    request_awaiting_list,
     request_document,
     request_event_list,
     request_get,
@@ -131,7 +132,9 @@ class RequestListView(RequesterMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         user = request_user(request)
         rows = _document_rows(list(request_list(user=user).filter(requester=user)[:200]))
-        return render(request, "workflows/request_list.html", {"rows": rows, "mine": True})
+        awaiting = list(request_awaiting_list(user=user)[:200])
+        context = {"rows": rows, "mine": True, "awaiting": awaiting}
+        return render(request, "workflows/request_list.html", context)
 
 
 class AllRequestListView(CapabilityRequiredMixin, View):

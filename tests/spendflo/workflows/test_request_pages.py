@@ -222,3 +222,19 @@ def test_notices_count_in_nav_and_mark_read(
     client.post(reverse("workflows:notices"))
     assert not Notification.objects.filter(recipient=requester_user, read_at__isnull=True).exists()
     assert 'data-testid="unread-notices"' not in client.get("/requests/").content.decode()
+
+
+def test_my_requests_lists_what_waits_for_my_approval(
+    client_as, requester_user, make_user, organization, admin_user, fake_provider
+) -> None:
+    boss = make_user("requester", organization, email="boss@acme.test")
+    named = build_published(organization, admin_user, name="N", approval="user", approver=boss)
+    anyone = build_published(organization, admin_user, name="A", approval="any_admin")
+    _submit(named, requester_user, "For the boss")
+    _submit(anyone, requester_user, "For any admin")
+    boss_page = client_as(boss).get(reverse("workflows:request_list")).content.decode()
+    assert "For the boss" in boss_page and "For any admin" not in boss_page
+    admin_page = client_as(admin_user).get(reverse("workflows:request_list")).content.decode()
+    assert "For any admin" in admin_page and "For the boss" not in admin_page
+    own = client_as(requester_user).get(reverse("workflows:request_list")).content.decode()
+    assert 'data-testid="awaiting-approval"' not in own

@@ -307,6 +307,7 @@ def test_one_notice_and_email_per_recipient_per_event(
     assert len(mail.outbox) == 2
     assert "No budget" in mail.outbox[0].body
     assert "SF-1" in mail.outbox[0].subject
+    assert f"/requests/{req.pk}/" in mail.outbox[0].body
 
 
 def test_events_without_notify_and_repeats_send_nothing_more(
