@@ -16,7 +16,7 @@ from coupa.requisitions.mapping import mapping_accept_suggestions, mapping_set
 from integrations.models import FieldMapping
 from spendflo.workflows.models import PurchaseRequest
 from spendflo.workflows.services import FieldInput, form_field_add, version_publish, workflow_create
-from tests.browser.test_workflow import small_sandbox, synced  # noqa: F401 (fixtures)
+from tests.browser.test_workflow import shot, small_sandbox, synced  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.sandbox
 
@@ -112,6 +112,7 @@ def test_requester_submits_with_pickers_and_two_lines(
     answers = page.get_by_test_id("answers")
     expect(answers).to_contain_text("Docking station")
     expect(answers).to_contain_text(vendors[1].name)
+    shot(page, "12-request-page", full_page=True)
     document = page.get_by_test_id("document")
     # Until the Coupa side creates the PR the request is on its way; afterwards, its id.
     expect(
@@ -121,6 +122,7 @@ def test_requester_submits_with_pickers_and_two_lines(
     page.get_by_role("navigation", name="Main").get_by_role("link", name="My requests").click()
     row = page.locator('tr[data-request="SF-1"]')
     expect(row).to_contain_text("Laptops for the new hires")
+    shot(page, "13-my-requests", full_page=True)
     expect(row.get_by_test_id("state")).to_have_text(
         re.compile("Sending to Coupa|PR created|PR failed")
     )
