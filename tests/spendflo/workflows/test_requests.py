@@ -327,3 +327,24 @@ def test_events_without_notify_and_repeats_send_nothing_more(
     assert count == 2 and sent == 2  # the requester and the admin
     notices_send(event_id=event.pk)  # a second run for the same event
     assert (Notification.objects.count(), len(mail.outbox)) == (count, sent)
+
+
+def test_user_answers_must_be_members_of_the_organization(
+    fake_provider, organization, admin_user, requester_user, make_user, other_organization
+) -> None:
+    from spendflo.workflows.services import (
+        FieldInput,
+        form_field_add,
+        version_publish,
+        workflow_create,
+    )
+
+    version = workflow_create(organization=organization, name="U", user=admin_user).versions.get()
+    form_field_add(version=version, data=FieldInput("Manager", type="user"), user=admin_user)
+    version = version_publish(version=version, user=admin_user)
+    stranger = make_user("admin", other_organization)
+    for value in (stranger.pk, "abc"):
+        problems = _problems(version, requester_user, {"request": {"manager": value}, "lines": []})
+        assert "user of this organization" in problems["manager"]
+    req = _submit(version, requester_user, {"request": {"manager": str(admin_user.pk)}})
+    assert req.answers == {"request": {"manager": admin_user.pk}, "lines": []}
