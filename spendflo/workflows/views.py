@@ -50,6 +50,7 @@ from spendflo.workflows.requests import (
 from spendflo.workflows.selectors import (
     form_field_list,
     notice_list,
+    provider_request_hooks,
     published_version_list,
     request_awaiting_list,
     request_document,
@@ -315,7 +316,11 @@ def request_answers(req: PurchaseRequest) -> dict[str, Any]:
     fields = list(form_field_list(version=req.version))
     users = {u.pk: u.email for u in user_list(organization=req.organization)}
     answers = req.answers or {}
+    # The labels the requester's browser saw are a hint; a provider that can name the
+    # picked records itself (optional hook `request_labels`) is believed instead.
     labels = req.labels or {}
+    for hook in provider_request_hooks("request_labels"):
+        labels = hook(request=req) or labels
     request_labels = labels.get("request") or {}
     line_labels = labels.get("lines") or []
     header = [

@@ -238,3 +238,24 @@ def test_my_requests_lists_what_waits_for_my_approval(
     assert "For any admin" in admin_page and "For the boss" not in admin_page
     own = client_as(requester_user).get(reverse("workflows:request_list")).content.decode()
     assert 'data-testid="awaiting-approval"' not in own
+
+
+def test_a_provider_naming_picked_records_is_believed_over_the_browser(
+    client_as, requester_user, published, fake_provider
+) -> None:
+    """Labels posted with the form are a hint: a provider's `request_labels` wins."""
+    client_as(requester_user).post(
+        _form_url(published), _post_data(published, **{"line-0-vendor-label": "Trusted Inc"})
+    )
+    req = PurchaseRequest.objects.get()
+    url = f"/requests/{req.pk}/"
+    assert "Trusted Inc (#7)" in client_as(requester_user).get(url).content.decode()
+    fake_provider.request_labels = lambda self, request: {  # type: ignore[attr-defined]
+        "request": {},
+        "lines": [{"vendor": "Shady Ltd"}, {"vendor": "Shady Ltd"}],
+    }
+    try:
+        page = client_as(requester_user).get(url).content.decode()
+    finally:
+        del fake_provider.request_labels  # type: ignore[attr-defined]
+    assert "Shady Ltd (#7)" in page and "Trusted Inc" not in page
