@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from spendflo.users.api import MeView, OrganizationView, UserViewSet
 from spendflo.workflows import api as workflows
+from spendflo.workflows import requests_api as requests
 
 router = DefaultRouter(trailing_slash=False)
 router.register("users", UserViewSet, basename="user")
@@ -55,6 +56,16 @@ urlpatterns = [
         workflows.FormFieldMove.as_view(),
         name="version-field-move",
     ),
+    path(
+        "published-workflows", requests.PublishedWorkflowList.as_view(), name="published-workflows"
+    ),
+    path("requests", requests.RequestList.as_view(), name="requests"),
+    path("requests/<int:pk>", requests.RequestDetail.as_view(), name="request"),
+    path("requests/<int:pk>/approve", requests.RequestApprove.as_view(), name="request-approve"),
+    path("requests/<int:pk>/reject", requests.RequestReject.as_view(), name="request-reject"),
+    path("requests/<int:pk>/retry", requests.RequestRetry.as_view(), name="request-retry"),
+    path("notices", requests.NoticeList.as_view(), name="notices"),
+    path("notices/mark-read", requests.NoticeMarkRead.as_view(), name="notices-mark-read"),
     path("", include("integrations.api_urls")),
     path("", include("coupa.api.urls")),
     path("", include(router.urls)),

@@ -89,6 +89,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "spendflo.users.context_processors.navigation",
+                "spendflo.workflows.context_processors.notices",
             ],
         },
     },
@@ -196,6 +197,7 @@ SPECTACULAR_SETTINGS = {
     # Choice sets sharing a field name ("state", "type") get stable names of their own.
     "ENUM_NAME_OVERRIDES": {
         "WorkflowVersionStateEnum": "spendflo.workflows.models.WorkflowVersion.State",
+        "PurchaseRequestStateEnum": "spendflo.workflows.models.PurchaseRequest.State",
         "FormFieldTypeEnum": "spendflo.workflows.models.FormField.Type",
         "MappingSourceEnum": "integrations.models.FieldMapping.Source",
         "CustomFieldTypeEnum": "integrations.models.CustomFieldDefinition.Type",

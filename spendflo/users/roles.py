@@ -14,6 +14,8 @@ class Capability(enum.StrEnum):
     VIEW_SYNC_ACTIVITY = "view_sync_activity"
     SUBMIT_REQUESTS = "submit_requests"
     MANAGE_WORKFLOWS = "manage_workflows"
+    VIEW_ALL_REQUESTS = "view_all_requests"  # every request of the organization
+    MANAGE_REQUESTS = "manage_requests"  # retry a request whose document failed
 
 
 _ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
@@ -23,6 +25,7 @@ _ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
             Capability.VIEW_INTEGRATIONS,
             Capability.TRIGGER_SYNC,
             Capability.VIEW_SYNC_ACTIVITY,
+            Capability.VIEW_ALL_REQUESTS,
         }
     ),
     "requester": frozenset({Capability.SUBMIT_REQUESTS}),

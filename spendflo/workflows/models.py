@@ -191,6 +191,17 @@ class PurchaseRequest(models.Model):
     title = models.CharField(max_length=200)
     answers = models.JSONField(default=dict, help_text='{"request": {...}, "lines": [{...}]}')
     state = models.CharField(max_length=24, choices=State.choices)
+    labels = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What the requester saw of picked records, for display only: "
+        '{"request": {api_name: label}, "lines": [{...}]}; the answers hold the ids.',
+    )
+    submit_token = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The form's one-time token: a second submit of the same form is the same request.",
+    )
     submitted_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -198,7 +209,14 @@ class PurchaseRequest(models.Model):
     class Meta:
         ordering = ["-submitted_at", "-pk"]
         constraints = [
-            models.UniqueConstraint(fields=["organization", "number"], name="request_unique_number")
+            models.UniqueConstraint(
+                fields=["organization", "number"], name="request_unique_number"
+            ),
+            models.UniqueConstraint(
+                fields=["requester", "submit_token"],
+                condition=~Q(submit_token=""),
+                name="request_unique_submit_token",
+            ),
         ]
         indexes = [models.Index(fields=["organization", "state"])]
 
@@ -238,3 +256,28 @@ class RequestEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request_id}: {self.message}"
+
+
+class Notification(models.Model):
+    """An in-app notice of a request event for one person; emailed too when it is made."""
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    request = models.ForeignKey(
+        PurchaseRequest, on_delete=models.CASCADE, related_name="notifications"
+    )
+    event = models.ForeignKey(RequestEvent, on_delete=models.CASCADE, related_name="notifications")
+    message = models.CharField(max_length=500)
+    read_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "recipient"], name="notification_once")
+        ]
+        indexes = [models.Index(fields=["recipient", "read_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.recipient_id}: {self.message}"

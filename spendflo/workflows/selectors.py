@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Case, OuterRef, Prefetch, QuerySet, Subquery, Value, When
+from django.db.models import Case, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
 
+from integrations.providers import provider_list
 from spendflo.organizations.models import Organization
-from spendflo.workflows.models import FormField, Workflow, WorkflowVersion
+from spendflo.users.models import User
+from spendflo.users.roles import Capability, user_can
+from spendflo.workflows.models import (
+    FormField,
+    Notification,
+    PurchaseRequest,
+    RequestEvent,
+    Workflow,
+    WorkflowVersion,
+)
 
 
 def _version_of(state: str, column: str) -> Subquery:
@@ -91,3 +103,90 @@ def version_shown(*, workflow: Workflow, number: int | None = None) -> WorkflowV
             or versions.order_by("-number").first()
         )
     return version
+
+
+# --- requests ---------------------------------------------------------------------------
+
+
+def published_version_list(*, organization: Organization) -> QuerySet[WorkflowVersion]:
+    """What requesters of the organization can submit: each workflow's published version."""
+    return (
+        WorkflowVersion.objects.filter(
+            workflow__organization=organization, state=WorkflowVersion.State.PUBLISHED
+        )
+        .select_related("workflow", "approver")
+        .prefetch_related(Prefetch("fields", queryset=FormField.objects.order_by("position", "pk")))
+        .order_by("workflow__name", "workflow_id")
+    )
+
+
+def request_list(
+    *, user: User, state: str = "", everyone: bool = False
+) -> QuerySet[PurchaseRequest]:
+    """Requests a user may see, newest first: their own (and those they approve), or with
+    `everyone` and the capability to, all of their organization's."""
+    if user.organization_id is None:
+        return PurchaseRequest.objects.none()
+    qs = PurchaseRequest.objects.filter(organization_id=user.organization_id)
+    if not (everyone and user_can(user, Capability.VIEW_ALL_REQUESTS)):
+        qs = qs.filter(Q(requester=user) | Q(version__approver=user))
+    if state:
+        qs = qs.filter(state=state)
+    return qs.select_related("requester", "version__workflow", "version__approver").order_by(
+        "-submitted_at", "-pk"
+    )
+
+
+def request_awaiting_list(*, user: User) -> QuerySet[PurchaseRequest]:
+    """Requests waiting for this user's decision: named approver, or an admin where any
+    admin approves."""
+    if user.organization_id is None:
+        return PurchaseRequest.objects.none()
+    mine = Q(version__approval=WorkflowVersion.Approval.USER, version__approver=user)
+    if user.is_org_admin:
+        mine |= Q(version__approval=WorkflowVersion.Approval.ANY_ADMIN)
+    return (
+        PurchaseRequest.objects.filter(
+            organization_id=user.organization_id, state=PurchaseRequest.State.AWAITING_APPROVAL
+        )
+        .filter(mine)
+        .select_related("requester", "version__workflow")
+        .order_by("submitted_at", "pk")
+    )
+
+
+def request_get(*, user: User, request_id: int) -> PurchaseRequest | None:
+    """One request the user may see: theirs, one they approve, or any of the organization's
+    for those who see all (admins approving "any admin" steps among them); else None."""
+    return request_list(user=user, everyone=True).filter(pk=request_id).first()
+
+
+def request_event_list(*, request: PurchaseRequest) -> QuerySet[RequestEvent]:
+    """A request's timeline, oldest first."""
+    return request.events.select_related("actor").order_by("created_at", "pk")
+
+
+def provider_request_hooks(name: str) -> list[Callable[..., Any]]:
+    """Each configured provider's request hook `name` (`request_send`, ...), in order.
+
+    A provider that takes no requests (none of the hooks) is skipped rather than failing
+    every submit: requests then wait in "sending" until one that does is configured.
+    """
+    return [hook for p in provider_list() if (hook := getattr(p, name, None)) is not None]
+
+
+def request_document(*, request: PurchaseRequest) -> dict[str, Any] | None:
+    """What the providers show of the request's document (the first that has one)."""
+    for hook in provider_request_hooks("request_document"):
+        document: dict[str, Any] | None = hook(request=request)
+        if document:
+            return document
+    return None
+
+
+def notice_list(*, user: User, unread: bool = False) -> QuerySet[Notification]:
+    """A user's notices, newest first."""
+    qs = Notification.objects.filter(recipient=user)
+    if unread:
+        qs = qs.filter(read_at__isnull=True)
+    return qs.select_related("request").order_by("-created_at", "-pk")

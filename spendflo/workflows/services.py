@@ -31,6 +31,7 @@ from spendflo.workflows.models import (
     Workflow,
     WorkflowVersion,
 )
+from spendflo.workflows.notices import notices_send
 
 _API_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -404,6 +405,5 @@ def request_event_record(
 
 
 def _notify(event_id: int) -> None:
-    """Tell the requester and the workflow's admins (in-app notices and email follow here)."""
-    # The notice channels are added with the requester pages; the event is the record.
-    return None
+    """Tell the requester and the workflow's admins: an in-app notice and an email each."""
+    notices_send(event_id=event_id)

@@ -1,12 +1,15 @@
-"""Workflow pages: the requester's request list, and the admin's workflows, forms, steps and
-publishing. Thin: parse a form, check permission, call one service, render or redirect."""
+"""Workflow pages: requesting (new request, the form, my requests, a request, notices), all
+requests for admins and ops, and the admin's workflows, forms, steps and publishing. Thin: parse a form, check permission, call one service, render or redirect."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views import View
@@ -14,11 +17,49 @@ from django.views import View
 from integrations.providers import provider_list
 from spendflo.users.context import request_organization, request_user
 from spendflo.users.permissions import CapabilityRequiredMixin
-from spendflo.users.roles import Capability
+from spendflo.users.roles import Capability, user_can
 from spendflo.users.selectors import user_list
-from spendflo.workflows.forms import FieldForm, StepsForm, WorkflowForm
-from spendflo.workflows.models import FormField, Workflow, WorkflowVersion
-from spendflo.workflows.selectors import version_shown, workflow_summary_list
+from spendflo.workflows.forms import (
+    MAX_LINES,
+    PICKER_KINDS,
+    CommentForm,
+    FieldForm,
+    RequestPost,
+    StepsForm,
+    WorkflowForm,
+    request_post_parse,
+)
+from spendflo.workflows.models import (
+    FormField,
+    PurchaseRequest,
+    RequestEvent,
+    Workflow,
+    WorkflowVersion,
+)
+from spendflo.workflows.notices import notices_mark_read
+from spendflo.workflows.requests import (
+    RequestError,
+    RequestInvalidError,
+    RequestProblem,
+    request_approve,
+    request_can_approve,
+    request_reject,
+    request_retry,
+    request_submit,
+)
+from spendflo.workflows.selectors import (
+    form_field_list,
+    notice_list,
+    provider_request_hooks,
+    published_version_list,
+    request_awaiting_list,
+    request_document,
+    request_event_list,
+    request_get,
+    request_list,
+    version_shown,
+    workflow_summary_list,
+)
 from spendflo.workflows.services import (
     PublishBlockedError,
     WorkflowError,
@@ -34,14 +75,362 @@ from spendflo.workflows.services import (
     workflow_update,
 )
 
+# --- requester pages --------------------------------------------------------------------
 
-class RequestListView(CapabilityRequiredMixin, View):
-    """A requester's own purchase requests."""
 
+class RequesterMixin(CapabilityRequiredMixin):
     capability = Capability.SUBMIT_REQUESTS
 
+
+class MemberMixin(LoginRequiredMixin):
+    """Any signed-in member of an organization; what they see is the selectors' rule."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.user.is_authenticated and getattr(request.user, "organization_id", None) is None:
+            raise PermissionDenied("Sign in as a member of an organization.")
+        return super().dispatch(request, *args, **kwargs)
+
+
+_DOCUMENT_KEYS = ("id", "status", "url", "messages")
+_ORDER_KEYS = ("number", "status", "url", "supplier", "total", "currency")
+_ATTEMPT_KEYS = ("at", "outcome", "message")
+
+
+def _shown(data: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+    data = data if isinstance(data, dict) else {}
+    return {k: data.get(k) or "" for k in keys}
+
+
+def document_view(document: dict[str, Any] | None) -> dict[str, Any]:
+    """A provider's document with every key a page shows (empty when absent), its orders
+    and attempts alike; attempts' time may be `at` or `created_at`, their text `message`
+    or `detail`."""
+    document = document or {}
+    shown = _shown(document, _DOCUMENT_KEYS)
+    shown["messages"] = list(document.get("messages") or [])
+    shown["orders"] = [_shown(o, _ORDER_KEYS) for o in document.get("orders") or []]
+    shown["attempts"] = [
+        {
+            "at": a.get("at") or a.get("created_at") or "",
+            "outcome": a.get("outcome") or "",
+            "message": a.get("message") or a.get("detail") or "",
+        }
+        for a in document.get("attempts") or []
+        if isinstance(a, dict)
+    ]
+    return shown
+
+
+def _document_rows(requests: list[PurchaseRequest]) -> list[dict[str, Any]]:
+    return [
+        {"request": r, "document": document_view(request_document(request=r))} for r in requests
+    ]
+
+
+class RequestListView(RequesterMixin, View):
+    """My requests: the signed-in requester's own, with their PR and POs."""
+
     def get(self, request: HttpRequest) -> HttpResponse:
-        return render(request, "workflows/request_list.html", {"requests": []})
+        user = request_user(request)
+        rows = _document_rows(list(request_list(user=user).filter(requester=user)[:200]))
+        awaiting = list(request_awaiting_list(user=user)[:200])
+        context = {"rows": rows, "mine": True, "awaiting": awaiting}
+        return render(request, "workflows/request_list.html", context)
+
+
+class AllRequestListView(CapabilityRequiredMixin, View):
+    """Every request of the organization (admins, ops), filtered by state."""
+
+    capability = Capability.VIEW_ALL_REQUESTS
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        state = request.GET.get("state", "")
+        if state not in PurchaseRequest.State.values:
+            state = ""
+        qs = request_list(user=request_user(request), state=state, everyone=True)
+        context = {
+            "rows": _document_rows(list(qs[:500])),
+            "mine": False,
+            "states": PurchaseRequest.State.choices,
+            "state": state,
+        }
+        return render(request, "workflows/request_list.html", context)
+
+
+class NewRequestView(RequesterMixin, View):
+    """The published workflows a requester can submit to."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        versions = published_version_list(organization=request_organization(request))
+        return render(request, "workflows/request_new.html", {"versions": versions})
+
+
+def _cell(
+    field: FormField,
+    prefix: str,
+    values: dict[str, Any],
+    labels: dict[str, Any],
+    errors: dict[str, list[str]],
+    key: str,
+) -> dict[str, Any]:
+    value = values.get(field.api_name, "")
+    cell: dict[str, Any] = {
+        "field": field,
+        "name": f"{prefix}-{field.api_name}",
+        "id": f"f-{prefix}-{field.api_name}",
+        "value": "" if isinstance(value, dict) else value,
+        "errors": errors.get(key, []),
+        "picker": PICKER_KINDS.get(field.type, ""),
+        "picked_label": labels.get(field.api_name, ""),
+    }
+    if field.type == FormField.Type.MONEY:
+        money = value if isinstance(value, dict) else {}
+        cell.update(amount=money.get("amount", ""), currency=money.get("currency", ""))
+    return cell
+
+
+def request_form_context(
+    version: WorkflowVersion,
+    *,
+    users: list[Any],
+    post: RequestPost | None = None,
+    problems: list[RequestProblem] | None = None,
+) -> dict[str, Any]:
+    """The request form: request fields, the lines, each input with its answer and errors."""
+    errors: dict[str, list[str]] = {}
+    for p in problems or []:
+        errors.setdefault(p.key, []).append(p.message)
+    fields = list(form_field_list(version=version))
+    request_fields = [f for f in fields if f.group == FormField.Group.REQUEST]
+    line_fields = [f for f in fields if f.group == FormField.Group.LINE]
+    answers = post.answers if post else {"request": {}, "lines": [{}] if line_fields else []}
+    labels = post.labels if post else {"request": {}, "lines": []}
+    request_values, request_labels = answers["request"], labels["request"]
+    lines = []
+    for n, values in enumerate(answers["lines"]):
+        line_labels = labels["lines"][n] if n < len(labels["lines"]) else {}
+        lines.append(
+            {
+                "index": n,
+                "number": n + 1,
+                "errors": errors.get(f"lines.{n}", []),
+                "cells": [
+                    _cell(f, f"line-{n}", values, line_labels, errors, f"lines.{n}.{f.api_name}")
+                    for f in line_fields
+                ],
+            }
+        )
+    return {
+        "version": version,
+        "workflow": version.workflow,
+        "title": post.title if post else "",
+        "title_errors": errors.get("title", []),
+        "form_errors": errors.get("", []),
+        "cells": [
+            _cell(f, "request", request_values, request_labels, errors, f.api_name)
+            for f in request_fields
+        ],
+        "line_fields": line_fields,
+        "lines": lines,
+        "submit_token": (post.submit_token if post else "") or uuid.uuid4().hex,
+        "users": users,
+        "picker_url": PICKER_URL,
+    }
+
+
+#: Where the request form's pickers search (the picker API of the configured provider).
+PICKER_URL = "/api/v1/pickers/"
+
+
+class RequestFormView(RequesterMixin, View):
+    """A published workflow's form: fill it in, add and remove lines, submit."""
+
+    def version(self, request: HttpRequest, workflow_id: int) -> WorkflowVersion:
+        version = (
+            published_version_list(organization=request_organization(request))
+            .filter(workflow_id=workflow_id)
+            .first()
+        )
+        if version is None:
+            raise Http404("This workflow has no published version.")
+        return version
+
+    def page(
+        self, request: HttpRequest, version: WorkflowVersion, status: int = 200, **kw: Any
+    ) -> HttpResponse:
+        users = [u for u in user_list(organization=version.workflow.organization) if u.is_active]
+        context = request_form_context(version, users=users, **kw)
+        return render(request, "workflows/request_form.html", context, status=status)
+
+    def get(self, request: HttpRequest, workflow_id: int) -> HttpResponse:
+        return self.page(request, self.version(request, workflow_id))
+
+    def post(self, request: HttpRequest, workflow_id: int) -> HttpResponse:
+        version = self.version(request, workflow_id)
+        post = request_post_parse(version, request.POST)
+        if post.action == "add_line":
+            if len(post.answers["lines"]) < MAX_LINES:
+                post.answers["lines"].append({})
+                post.labels["lines"].append({})
+            return self.page(request, version, post=post)
+        if post.action == "remove_line":
+            n = post.remove_index
+            if n is not None and 0 <= n < len(post.answers["lines"]):
+                del post.answers["lines"][n]
+                if n < len(post.labels["lines"]):
+                    del post.labels["lines"][n]
+            return self.page(request, version, post=post)
+        try:
+            created = request_submit(
+                version=version,
+                requester=request_user(request),
+                title=post.title,
+                answers=post.answers,
+                labels=post.labels,
+                submit_token=post.submit_token,
+            )
+        except RequestInvalidError as exc:
+            return self.page(request, version, status=400, post=post, problems=exc.problems)
+        except RequestError as exc:
+            return self.page(
+                request, version, status=400, post=post, problems=[RequestProblem("", str(exc))]
+            )
+        messages.success(request, f"Submitted {created.reference}.")
+        return redirect("workflows:request", pk=created.pk)
+
+
+def _answer_text(field: FormField, value: Any, label: str, users: dict[int, str]) -> str:
+    if value in (None, "", {}):
+        return "—"
+    if field.type == FormField.Type.MONEY and isinstance(value, dict):
+        return f"{value.get('amount', '')} {value.get('currency', '')}".strip()
+    if field.type == FormField.Type.USER:
+        return users.get(int(value), f"User #{value}")
+    if field.is_picker:
+        return f"{label} (#{value})" if label else f"#{value}"
+    return str(value)
+
+
+def request_answers(req: PurchaseRequest) -> dict[str, Any]:
+    """The request's answers beside their questions' labels, request first, then lines."""
+    fields = list(form_field_list(version=req.version))
+    users = {u.pk: u.email for u in user_list(organization=req.organization)}
+    answers = req.answers or {}
+    # The labels the requester's browser saw are a hint; a provider that can name the
+    # picked records itself (optional hook `request_labels`) is believed instead.
+    labels = req.labels or {}
+    for hook in provider_request_hooks("request_labels"):
+        labels = hook(request=req) or labels
+    request_labels = labels.get("request") or {}
+    line_labels = labels.get("lines") or []
+    header = [
+        (
+            f.label,
+            _answer_text(
+                f,
+                (answers.get("request") or {}).get(f.api_name),
+                request_labels.get(f.api_name, ""),
+                users,
+            ),
+        )
+        for f in fields
+        if f.group == FormField.Group.REQUEST
+    ]
+    line_fields = [f for f in fields if f.group == FormField.Group.LINE]
+    lines = []
+    for n, line in enumerate(answers.get("lines") or []):
+        shown = line_labels[n] if n < len(line_labels) else {}
+        lines.append(
+            [
+                _answer_text(f, line.get(f.api_name), shown.get(f.api_name, ""), users)
+                for f in line_fields
+            ]
+        )
+    return {"header": header, "line_fields": line_fields, "lines": lines}
+
+
+def _request_for(request: HttpRequest, pk: int) -> PurchaseRequest:
+    found = request_get(user=request_user(request), request_id=pk)
+    if found is None:
+        raise Http404("No such request.")
+    return found
+
+
+class RequestDetailView(MemberMixin, View):
+    """A request: answers, approval, the provider's document and its orders, the timeline."""
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        req = _request_for(request, pk)
+        user = request_user(request)
+        awaiting = req.state == PurchaseRequest.State.AWAITING_APPROVAL
+        document = document_view(request_document(request=req))
+        context = {
+            "req": req,
+            "answers": request_answers(req),
+            "events": list(request_event_list(request=req)),
+            "approvals": [
+                e
+                for e in request_event_list(request=req)
+                if e.kind in (RequestEvent.Kind.APPROVED, RequestEvent.Kind.REJECTED)
+            ],
+            "document": document,
+            "orders": document["orders"],
+            "attempts": document["attempts"],
+            "can_decide": awaiting and request_can_approve(request=req, user=user),
+            "can_retry": req.state == PurchaseRequest.State.PR_FAILED
+            and user_can(user, Capability.MANAGE_REQUESTS),
+            "sees_all": user_can(user, Capability.VIEW_ALL_REQUESTS),
+            "comment_form": CommentForm(),
+        }
+        return render(request, "workflows/request_detail.html", context)
+
+
+class _RequestActionView(MemberMixin, View):
+    def act(self, req: PurchaseRequest, user: Any, comment: str) -> str:
+        raise NotImplementedError
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        req = _request_for(request, pk)
+        form = CommentForm(request.POST)
+        comment = form.cleaned_data["comment"] if form.is_valid() else ""
+        try:
+            done = self.act(req, request_user(request), comment)
+        except RequestError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, done)
+        return redirect("workflows:request", pk=req.pk)
+
+
+class RequestApproveView(_RequestActionView):
+    def act(self, req: PurchaseRequest, user: Any, comment: str) -> str:
+        request_approve(request=req, user=user, comment=comment)
+        return f"Approved {req.reference}: it is on its way to Coupa."
+
+
+class RequestRejectView(_RequestActionView):
+    def act(self, req: PurchaseRequest, user: Any, comment: str) -> str:
+        request_reject(request=req, user=user, comment=comment)
+        return f"Rejected {req.reference}."
+
+
+class RequestRetryView(_RequestActionView):
+    def act(self, req: PurchaseRequest, user: Any, comment: str) -> str:
+        request_retry(request=req, user=user)
+        return f"Retrying {req.reference}."
+
+
+class NoticeListView(MemberMixin, View):
+    """The signed-in user's notices; POST marks them read."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        notices = list(notice_list(user=request_user(request))[:200])
+        return render(request, "workflows/notice_list.html", {"notices": notices})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        ids = [int(i) for i in request.POST.getlist("notice") if i.isdigit()]
+        notices_mark_read(user=request_user(request), notice_ids=ids or None)
+        return redirect("workflows:notices")
 
 
 # --- admin pages ------------------------------------------------------------------------

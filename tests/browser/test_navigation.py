@@ -4,14 +4,25 @@ import pytest
 from playwright.sync_api import expect
 
 NAV = {
-    "admin": ["Settings → Integrations → Procurement", "Workflows", "Requests", "Sync activity", "Users"],
-    "ops": ["Settings → Integrations → Procurement", "Sync activity"],
-    "requester": ["Requests"],
+    "admin": [
+        "Settings → Integrations → Procurement",
+        "Workflows",
+        "New request",
+        "My requests",
+        "All requests",
+        "Notices",
+        "Sync activity",
+        "Users",
+    ],
+    "ops": ["Settings → Integrations → Procurement", "All requests", "Notices", "Sync activity"],
+    "requester": ["New request", "My requests", "Notices"],
 }
 
 
 @pytest.mark.parametrize("role", ["admin", "ops", "requester"])
-def test_each_role_sees_only_its_navigation(role: str, make_user, organization, login, page) -> None:
+def test_each_role_sees_only_its_navigation(
+    role: str, make_user, organization, login, page
+) -> None:
     user = make_user(role, organization, email=f"{role}@acme.test")
     login(user.email)
     nav = page.get_by_role("navigation", name="Main")

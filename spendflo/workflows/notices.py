@@ -1,0 +1,102 @@
+"""Telling people about request events: an in-app notice and an email per recipient.
+
+A request event recorded with `notify=True` reaches, once, the requester, the
+organization's admins and the version's named approver, except whoever caused it (they
+know). Notices are keyed by (event, recipient), so running this twice for one event sends
+nothing more.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from spendflo.users.models import User
+from spendflo.workflows.models import Notification, RequestEvent
+
+logger = logging.getLogger(__name__)
+
+
+def notice_recipients(event: RequestEvent) -> list[User]:
+    """Who hears of an event: requester, the organization's admins, the named approver."""
+    request = event.request
+    people: dict[int, User] = {request.requester_id: request.requester}
+    admins = User.objects.filter(
+        organization_id=request.organization_id, role=User.Role.ADMIN, is_active=True
+    )
+    people.update({u.pk: u for u in admins})
+    approver = request.version.approver
+    if approver is not None:
+        people[approver.pk] = approver
+    people.pop(event.actor_id or 0, None)
+    return [
+        u for u in people.values() if u.is_active and u.organization_id == request.organization_id
+    ]
+
+
+def notices_send(*, event_id: int) -> list[Notification]:
+    """Make the in-app notices of one event and email each recipient.
+
+    Idempotent: a recipient already noticed of the event is skipped. Email failures are
+    logged, never raised: the notice in the app is the record.
+    """
+    event = (
+        RequestEvent.objects.select_related(
+            "request__requester", "request__version__approver", "request__version__workflow"
+        )
+        .filter(pk=event_id)
+        .first()
+    )
+    if event is None:
+        return []
+    request = event.request
+    message = f"{request.reference} {request.title}: {event.message}"[:500]
+    made: list[Notification] = []
+    for user in notice_recipients(event):
+        try:
+            with transaction.atomic():
+                made.append(
+                    Notification.objects.create(
+                        recipient=user, request=request, event=event, message=message
+                    )
+                )
+        except IntegrityError:
+            continue  # already noticed of this event
+    if made:
+        _email(made, event)
+    return made
+
+
+def _email(notices: list[Notification], event: RequestEvent) -> None:
+    request = event.request
+    subject = f"[Spendflo] {request.reference} {request.title}: {event.get_kind_display()}"
+    base = str(getattr(settings, "SITE_URL", "")).rstrip("/")
+    link = base + reverse("workflows:request", kwargs={"pk": request.pk})
+    body = (
+        f"{event.message}\n\n"
+        f"Request: {request.reference} {request.title}\n"
+        f"Workflow: {request.version.workflow.name}\n"
+        f"Open it in Spendflo: {link}\n"
+    )
+    messages = [
+        EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [n.recipient.email])
+        for n in notices
+        if n.recipient.email
+    ]
+    try:
+        get_connection().send_messages(messages)
+    except Exception:  # a mail server being down must not undo or hide the notice
+        logger.exception("Could not email the notices of request event %s", event.pk)
+
+
+def notices_mark_read(*, user: User, notice_ids: list[int] | None = None) -> int:
+    """Mark a user's notices read (all unread ones when no ids are given); how many changed."""
+    qs = Notification.objects.filter(recipient=user, read_at__isnull=True)
+    if notice_ids is not None:
+        qs = qs.filter(pk__in=notice_ids)
+    return qs.update(read_at=timezone.now())
