@@ -25,13 +25,20 @@ from coupa.sandbox.auth import (
 from coupa.sandbox.autopilot import parse_steps
 from coupa.sandbox.create import DEFAULT_ROUTING, ROUTING_RULES
 from coupa.sandbox.customfields import parse_custom_field_option
-from coupa.sandbox.faults import FaultSettings
+from coupa.sandbox.faults import FaultSettings, parse_methods
 from coupa.sandbox.generator import DEFAULT_SIZES
 from coupa.sandbox.resources import parse_custom_fields
 from coupa.sandbox.scopes import DEFAULT_CLIENT_SCOPES
 from coupa.sandbox.state import SandboxConfig, SandboxState, anchor_from_date
 
 LISTENING = "Coupa sandbox listening on http://{host}:{port}"
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,6 +95,18 @@ def build_parser() -> argparse.ArgumentParser:
             default=None,
             help=f"number of {name} (default {default})",
         )
+    g.add_argument(
+        "--api-requisitions",
+        type=int,
+        default=0,
+        help="open requisitions created by the API user, added after --requisitions (default 0)",
+    )
+    g.add_argument(
+        "--api-ordered-share",
+        type=_share,
+        default=0.3,
+        help="share of --api-requisitions ordered into purchase orders, 0..1 (default 0.3)",
+    )
     g.add_argument(
         "--custom-fields",
         default="",
@@ -175,10 +194,28 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--fault-malformed", type=float, default=0.0, help="send a body that is not JSON"
     )
+    g.add_argument("--fault-500", type=float, default=0.0, help="answer 500 before handling")
+    g.add_argument(
+        "--fault-lost-response",
+        type=float,
+        default=0.0,
+        help="writes only: handle (commit) the request, then reset without a reply",
+    )
+    g.add_argument(
+        "--fault-slow-create",
+        type=float,
+        default=0.0,
+        help="writes only: handle (commit) the request, then reply after --slow-seconds",
+    )
     g.add_argument(
         "--fault-paths",
         default="/api/",
         help="comma-separated path prefixes faults apply to (default /api/)",
+    )
+    g.add_argument(
+        "--fault-methods",
+        default="*",
+        help="comma-separated HTTP methods faults apply to, e.g. POST,PUT (default *: all)",
     )
     g = p.add_argument_group("auto-pilot")
     g.add_argument(
@@ -199,6 +236,8 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         scopes = set(args.scopes.replace(",", " ").split())
         clients = [OAuthClient(args.client_id, args.client_secret, scopes)]
     sizes = {name: getattr(args, name) for name in DEFAULT_SIZES if getattr(args, name) is not None}
+    if args.api_requisitions:
+        sizes["api_requisitions"] = args.api_requisitions
     faults = FaultSettings(
         rates={
             "error_503": args.fault_503,
@@ -208,11 +247,15 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
             "incomplete": args.fault_incomplete,
             "truncate": args.fault_truncate,
             "malformed": args.fault_malformed,
+            "error_500": args.fault_500,
+            "lost_response": args.fault_lost_response,
+            "slow_create": args.fault_slow_create,
         },
         storm_length=args.storm_length,
         storm_retry_after=args.storm_retry_after,
         slow_seconds=args.slow_seconds,
         apply_to=tuple(p.strip() for p in args.fault_paths.split(",") if p.strip()),
+        apply_methods=parse_methods(args.fault_methods),
     )
     cfg = SandboxConfig(
         host=args.host,
@@ -234,6 +277,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         state_file=args.state_file,
         warm_cache=args.warm_cache,
         prefetch=args.prefetch,
+        api_ordered_share=args.api_ordered_share,
     )
     if args.anchor_date is not None:
         cfg.anchor = anchor_from_date(args.anchor_date)

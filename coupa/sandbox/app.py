@@ -199,7 +199,8 @@ class SandboxApp:
                         [(b"retry-after", retry_after_header(wait).encode())],
                     )
                     return
-            fault = st.faults.pick() if st.faults.applies(path) else None
+            method = scope["method"]
+            fault = st.faults.pick(method) if st.faults.applies(path, method) else None
             if fault == "storm_429":
                 await _respond(
                     send_counting,
@@ -210,6 +211,9 @@ class SandboxApp:
                 return
             if fault == "error_503":
                 await _respond(send_counting, 503, _error_body("base", "Service Unavailable"))
+                return
+            if fault == "error_500":
+                await _respond(send_counting, 500, _error_body("base", "Internal Server Error"))
                 return
             if fault == "reset":
                 await _reset_connection(receive)
@@ -223,6 +227,8 @@ class SandboxApp:
                 return
             if fault in ("incomplete", "truncate", "malformed"):
                 await self._mangled(scope, receive, send_counting, fault)
+            elif fault in ("lost_response", "slow_create"):
+                await self._unanswered(scope, receive, send_counting, fault)
             else:
                 await self.router(scope, receive, send_counting)
         finally:
@@ -236,6 +242,26 @@ class SandboxApp:
                 ms=(time.perf_counter() - started) * 1000,
                 fault=fault,
             )
+
+    async def _unanswered(self, scope: Scope, receive: Receive, send: Send, fault: str) -> None:
+        """Handle the request in full (a create is committed), then lose or hold its answer.
+
+        `lost_response` resets the connection before any reply byte; `slow_create` sends
+        the reply after `slow_seconds`, or never if the client hangs up first. Either way
+        what the router did stays done, as on a server whose reply is lost on the way.
+        """
+        messages: list[Message] = []
+
+        async def capture(message: Message) -> None:
+            messages.append(message)
+
+        await self.router(scope, receive, capture)
+        if fault == "lost_response":
+            await _reset_connection(receive)
+            return
+        if await _sleep_unless_disconnected(receive, self.state.faults.settings.slow_seconds):
+            for message in messages:
+                await send(message)
 
     async def _mangled(self, scope: Scope, receive: Receive, send: Send, fault: str) -> None:
         start: Message = {}

@@ -88,6 +88,19 @@ def control_routes(state: SandboxState) -> list[BaseRoute]:
         state.save()
         return JSONResponse({"results": results})
 
+    async def seed(request: Request) -> Response:
+        try:
+            body = await _body(request)
+            if not isinstance(body, dict):
+                return _bad('send {"requisitions": N, "ordered_share": 0.3}')
+            added = state.store.seed_requisitions(
+                body.get("requisitions"), body.get("ordered_share", 0.3)
+            )
+        except (MutationError, ValueError) as exc:
+            return _bad(str(exc))
+        state.save()
+        return JSONResponse({"ids": added, "counts": {k: len(v) for k, v in added.items()}})
+
     async def resources(request: Request) -> Response:
         return JSONResponse(state.store.counts())
 
@@ -248,6 +261,7 @@ def control_routes(state: SandboxState) -> list[BaseRoute]:
         Route("/_sandbox/reset", reset, methods=["POST"]),
         Route("/_sandbox/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route("/_sandbox/mutate", mutate, methods=["POST"]),
+        Route("/_sandbox/seed", seed, methods=["POST"]),
         Route("/_sandbox/resources", resources),
         Route("/_sandbox/resources/{resource}/ids", resource_ids),
         Route("/_sandbox/resources/{resource}/records", resource_records),

@@ -845,6 +845,152 @@ def build_orders(
     return orders, order_lines
 
 
+#: Statuses of seeded API requisitions that are not ordered: open, waiting for approval
+#: or for ordering, as requisitions the daily sync follows are.
+API_OPEN_STATUSES = ("pending_approval", "approved")
+
+
+def api_requisitions(
+    n: int,
+    *,
+    ordered_share: float,
+    rng: random.Random,
+    ctx: Context,
+    out: Mapping[str, Sequence[Record]],
+    first_ids: Mapping[str, int] | None = None,
+) -> dict[str, list[Record]]:
+    """Return `n` open requisitions the API user created, `ordered_share` of them ordered.
+
+    For benchmarks and tests of the daily sync: what N submissions through
+    `POST /api/requisitions/submit_for_approval` would leave, without N calls. Every
+    record is created and updated by the API user (`created-by` 1); the unordered ones are
+    `pending_approval` or `approved`; the ordered ones (spread evenly, exactly
+    floor(n * ordered_share)) get their purchase orders from `_order`. Ids start at
+    `first_ids[resource]` (default 1) for each of the four purchasing resources.
+    """
+    users = [u for u in out.get("users", ()) if u.get("active") and u["id"] != API_USER_ID]
+    suppliers = [r for r in out.get("suppliers", ()) if r.get("status") == "active"]
+    items = [r for r in out.get("items", ()) if r.get("active") and r.get("uom")]
+    accounts = [r["id"] for r in out.get("accounts", ()) if r.get("active")]
+    addresses = [r["id"] for r in out.get("addresses", ()) if r.get("active")]
+    departments = {r["id"]: r for r in out.get("departments", ())}
+    # Built from 1 so that `_order` numbers the POs; shifted to `first_ids` at the end.
+    result: dict[str, list[Record]] = {name: [] for name in PURCHASING}
+    if n <= 0 or not (users and suppliers and addresses):
+        return result
+    share = min(1.0, max(0.0, ordered_share))
+    usd = next(i + 1 for i, c in enumerate(words.CURRENCIES) if c[0] == "USD")
+    anchor = ctx.anchor
+    for index in range(n):
+        requester = rng.choice(users)
+        ordered = math.floor((index + 1) * share) > math.floor(index * share)
+        status = "ordered" if ordered else rng.choice(API_OPEN_STATUSES)
+        # Submitted on creation, as submit_for_approval does; within the last 90 days.
+        created = anchor - rng.randrange(3 * 3600, 90 * DAY)
+        updated = created if status == "pending_approval" else _later(rng, created, anchor, 5 * DAY)
+        department = departments.get(requester.get("department") or 0)
+        supplier = rng.choice(suppliers)
+        line_ids: list[int] = []
+        total = Decimal(0)
+        for num in range(1, rng.randint(1, 4) + 1):
+            line_id = len(result["requisition_lines"]) + 1
+            line: Record = {
+                "id": line_id,
+                "created-at": created,
+                "updated-at": updated,
+                "line-num": num,
+                "status": status,
+                "currency": usd,
+                "supplier": supplier["id"],
+                "account": rng.choice(accounts) if accounts else None,
+                "payment-term": supplier.get("payment-term"),
+                "shipping-term": supplier.get("shipping-term"),
+                "need-by-date": local_midnight(created + rng.randrange(7, 60) * DAY),
+                "created-by": API_USER_ID,
+                "updated-by": API_USER_ID,
+            }
+            price = Decimal(rng.randrange(100, 50000)) / 100
+            if items and rng.random() < 0.6:
+                item = rng.choice(items)
+                quantity = rng.randint(1, 20)
+                line.update(
+                    {
+                        "line-type": "RequisitionQuantityLine",
+                        "description": item["name"],
+                        "item": item["id"],
+                        "uom": item["uom"],
+                        "commodity": item.get("commodity"),
+                        "quantity": float(quantity),
+                        "unit-price": _money(price),
+                        "source-part-num": item.get("manufacturer-part-number"),
+                        "total": _money(price * quantity),
+                    }
+                )
+                total += price * quantity
+            else:
+                line.update(
+                    {
+                        "line-type": "RequisitionAmountLine",
+                        "description": rng.choice(_SERVICES),
+                        "commodity": ctx.pick(rng, "commodities"),
+                        "unit-price": _money(price * 10),
+                        "total": _money(price * 10),
+                    }
+                )
+                total += price * 10
+            result["requisition_lines"].append(line)
+            line_ids.append(line_id)
+        product = rng.choice(words.ITEM_PRODUCTS)[0]
+        title = f"{product} for {department['name'] if department else 'the office'}"[:50]
+        req: Record = {
+            "id": index + 1,
+            "created-at": created,
+            "updated-at": updated,
+            "req-title": title,
+            "justification": f"Requested by {requester['firstname']} {requester['lastname']}",
+            "status": status,
+            "submitted-at": created,
+            "ship-to-attention": requester["fullname"],
+            "total": _money(total),
+            "currency": usd,
+            "department": requester.get("department"),
+            "requested-by": requester["id"],
+            "requester": requester["id"],
+            "ship-to-address": requester.get("default-address") or rng.choice(addresses),
+            "requisition-lines": line_ids,
+            "created-by": API_USER_ID,
+            "updated-by": API_USER_ID,
+        }
+        result["requisitions"].append(req)
+        if ordered:
+            _order(rng, req, result, anchor)
+    if first_ids:
+        _shift_purchasing(result, {k: first_ids.get(k, 1) - 1 for k in PURCHASING})
+    return result
+
+
+def _shift_purchasing(result: Mapping[str, list[Record]], by: Mapping[str, int]) -> None:
+    """Add `by[resource]` to the ids of purchasing records and to every link between them."""
+    req, line, po, pol = (by[k] for k in PURCHASING)
+    for rec in result["requisitions"]:
+        rec["id"] += req
+        rec["requisition-lines"] = [i + line for i in rec["requisition-lines"]]
+    for rec in result["requisition_lines"]:
+        rec["id"] += line
+        if rec.get("order-line-id") is not None:
+            rec["order-line-id"] += pol
+    for rec in result["purchase_orders"]:
+        rec["id"] += po
+        rec["po-number"] = str(rec["id"])
+        rec["requisition-header"] += req
+        rec["order-lines"] = [i + pol for i in rec["order-lines"]]
+    for rec in result["purchase_order_lines"]:
+        rec["id"] += pol
+        rec["order-header-id"] += po
+        rec["order-header-number"] = str(rec["order-header-id"])
+        rec["requisition-line-id"] = str(int(rec["requisition-line-id"]) + line)
+
+
 def stream(seed: int, resource: str, salt: str = "") -> random.Random:
     """Return the random stream of one resource (independent of the others)."""
     return random.Random(f"{seed}:{resource}:{salt}")
@@ -868,9 +1014,18 @@ def _accounts(n: int, ctx: Context, seed: int) -> Iterator[Record]:
 
 
 def generate(
-    *, seed: int, anchor: int, registry: Registry, sizes: Mapping[str, int] | None = None
+    *,
+    seed: int,
+    anchor: int,
+    registry: Registry,
+    sizes: Mapping[str, int] | None = None,
+    api_ordered_share: float = 0.3,
 ) -> tuple[dict[str, list[Record]], Context]:
-    """Generate every resource; return the records by resource and the generation context."""
+    """Generate every resource; return the records by resource and the generation context.
+
+    `sizes["api_requisitions"]` adds that many open requisitions of the API user after the
+    generated ones (`api_requisitions`), `api_ordered_share` of them ordered.
+    """
     want = dict(DEFAULT_SIZES)
     want.update(FIXED_SIZES)
     want.update(sizes or {})
@@ -893,6 +1048,16 @@ def generate(
         out[resource] = records
         ctx.ids[resource] = [r["id"] for r in records]
     purchasing = _purchasing(max(0, want.get("requisitions", 0)), seed, ctx, out)
+    seeded = api_requisitions(
+        want.get("api_requisitions", 0),
+        ordered_share=api_ordered_share,
+        rng=stream(seed, "api_requisitions"),
+        ctx=ctx,
+        out=out,
+        first_ids={k: (purchasing[k][-1]["id"] if purchasing[k] else 0) + 1 for k in PURCHASING},
+    )
+    for resource, records in seeded.items():
+        purchasing[resource].extend(records)
     for resource, records in purchasing.items():
         out[resource] = records
         ctx.ids[resource] = [r["id"] for r in records]

@@ -3,7 +3,9 @@
 `parse_query` turns query-string pairs into a `Query`; `execute` runs it on a
 `Collection`. Everything is driven by the resource specs, so new resources only
 need a spec. Conditions on `id` become bisect ranges over the sorted ids, which
-keeps keyset paging (`id[gt]=N&order_by=id`) cheap on 200,000 records.
+keeps keyset paging (`id[gt]=N&order_by=id`) cheap on 200,000 records; `id[in]` looks
+the ids up. Equality and `in` on the links in `INDEXED_LINKS` (a PO's requisition, a PO
+line's PO) look records up in an index instead of scanning the collection.
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ OPERATORS = frozenset(
         "not_in",
         "blank",
     }
+)
+#: Links set when a record is created and never changed (coupa-api.md 7): `eq` and `in`
+#: filters on them (`requisition-header[id][in]=`, `order-header-id=`) use an index.
+INDEXED_LINKS: frozenset[tuple[str, str]] = frozenset(
+    {("purchase_orders", "requisition-header"), ("purchase_order_lines", "order-header-id")}
 )
 RESERVED = frozenset({"limit", "offset", "order_by", "dir", "fields", "return_object", "filter"})
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
@@ -428,19 +435,86 @@ def _id_bounds(
     return lo, hi, rest, explicit
 
 
+class _LinkIndex:
+    """Ids of a collection's records by the value of one link field, kept up to date.
+
+    Records are only appended (ids grow) while a collection lives, so a refresh indexes
+    the ids past the last one seen; any other change of the id list rebuilds it. Callers
+    test their condition on every candidate, so an entry gone stale cannot match wrongly.
+    """
+
+    __slots__ = ("by_value", "collection", "field", "last_id", "size")
+
+    def __init__(self, collection: Collection, field: str) -> None:
+        self.collection = collection
+        self.field = field
+        self.by_value: dict[Any, list[int]] = {}
+        self.last_id = 0
+        self.size = 0
+
+    def ids_for(self, values: Iterable[Any]) -> list[int]:
+        """Return the sorted ids of records whose link holds one of `values`."""
+        self._refresh()
+        found: set[int] = set()
+        for v in values:
+            found.update(self.by_value.get(v, ()))
+        return sorted(found)
+
+    def _refresh(self) -> None:
+        ids = self.collection.ids
+        start = bisect.bisect_right(ids, self.last_id)
+        if self.size + len(ids) - start != len(ids):
+            # Not a pure append (a record removed or inserted below the last id).
+            self.by_value, self.last_id, self.size, start = {}, 0, 0, 0
+        if start == len(ids):
+            return
+        records, key, by_value = self.collection.records, self.field, self.by_value
+        for rec_id in ids[start:]:
+            by_value.setdefault(records[rec_id].get(key), []).append(rec_id)
+        self.last_id = ids[-1]
+        self.size = len(ids)
+
+
+#: One index per (resource, link); an entry for a replaced collection is rebuilt.
+_INDEXES: dict[tuple[str, str], _LinkIndex] = {}
+
+
+def _indexed(collection: Collection, conditions: list[Condition]) -> list[int] | None:
+    """Return candidate ids from an indexed link condition, or None if there is none."""
+    resource = collection.spec.name
+    for c in conditions:
+        field_name = c.path[0]
+        if (
+            (resource, field_name) not in INDEXED_LINKS
+            or c.many
+            or c.op not in ("eq", "in")
+            or c.path[1:] not in ((), ("id",))
+        ):
+            continue
+        index = _INDEXES.get((resource, field_name))
+        if index is None or index.collection is not collection:
+            index = _INDEXES[(resource, field_name)] = _LinkIndex(collection, field_name)
+        return index.ids_for(c.value if c.op == "in" else (c.value,))
+    return None
+
+
 def execute(collection: Collection, q: Query) -> list[Record]:
     """Return the page of records matching the query, in order."""
     ids = collection.ids
     records = collection.records
     lo, hi, rest, explicit = _id_bounds(ids, q.conditions)
+    if explicit is None:
+        # The indexed condition stays in `rest`: each candidate is still tested.
+        explicit = _indexed(collection, rest)
     if explicit is not None:
-        lo_id = ids[lo] if lo < len(ids) else None
-        hi_id = ids[hi - 1] if hi > 0 else None
-        candidates: Iterable[int] = (
-            i
-            for i in explicit
-            if i in records and lo_id is not None and hi_id is not None and lo_id <= i <= hi_id
-        )
+        if lo >= hi:
+            return []
+        lo_id, hi_id = ids[lo], ids[hi - 1]
+        if not rest and q.order_by == "id" and not q.descending:
+            # `id[in]` alone (the daily sync's lookup): no per-record checks.
+            found = [records[i] for i in explicit if lo_id <= i <= hi_id and i in records]
+            return found[q.offset : q.offset + q.limit]
+        candidates: Iterable[int] = (i for i in explicit if lo_id <= i <= hi_id and i in records)
     elif lo >= hi:
         return []
     else:

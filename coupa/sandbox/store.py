@@ -79,11 +79,13 @@ class Store:
         seed: int,
         anchor: int,
         sizes: Mapping[str, int] | None = None,
+        api_ordered_share: float = 0.3,
     ) -> None:
         self.registry = registry
         self.seed = seed
         self.anchor = anchor
         self.sizes = dict(sizes or {})
+        self.api_ordered_share = api_ordered_share
         self.collections: dict[str, Collection] = {}
         self.renderer = Renderer(registry, self.lookup)
         self.resolver = Resolver(registry, self.lookup)
@@ -102,7 +104,11 @@ class Store:
     def generate(self) -> None:
         """(Re)generate every collection from the seed, anchor and sizes."""
         data, _ = generator.generate(
-            seed=self.seed, anchor=self.anchor, registry=self.registry, sizes=self.sizes
+            seed=self.seed,
+            anchor=self.anchor,
+            registry=self.registry,
+            sizes=self.sizes,
+            api_ordered_share=self.api_ordered_share,
         )
         self._load(data)
         self._add_counter = 0
@@ -297,6 +303,39 @@ class Store:
                 self._finish_new(coll, rec, rng, now)
                 new_ids.append(rec_id)
         return {"resource": resource, "ids": new_ids}
+
+    def seed_requisitions(self, count: Any, ordered_share: Any = 0.3) -> dict[str, list[int]]:
+        """Add `count` open requisitions of the API user, a share of them ordered into POs.
+
+        What `--api-requisitions` generates at start, added to the live data with ids
+        after the current ones and timestamps in the 90 days before now; each call draws
+        from its own seeded stream. Returns the new ids by resource. Raises MutationError.
+        """
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 < count <= 200_000:
+            raise MutationError("requisitions must be an integer between 1 and 200000")
+        if not isinstance(ordered_share, int | float) or not 0 <= ordered_share <= 1:
+            raise MutationError("ordered_share must be a number between 0 and 1")
+        self._add_counter += 1
+        rng = generator.stream(self.seed, "api_requisitions", f"seed-{self._add_counter}")
+        ctx = generator.Context(anchor=utc_now(), registry=self.registry)
+        ctx.ids = {name: list(c.ids) for name, c in self.collections.items()}
+        out = {name: [c.records[i] for i in c.ids] for name, c in self.collections.items()}
+        result = generator.api_requisitions(
+            count,
+            ordered_share=float(ordered_share),
+            rng=rng,
+            ctx=ctx,
+            out=out,
+            first_ids={name: self.collection(name).next_id() for name in generator.PURCHASING},
+        )
+        added: dict[str, list[int]] = {}
+        for name, records in result.items():
+            coll = self.collection(name)
+            for rec in records:
+                coll.add(rec)
+            added[name] = [r["id"] for r in records]
+            self.renderer.invalidate(name, added[name])
+        return added
 
     def _finish_new(self, coll: Collection, rec: Record, rng: Any, now: int) -> None:
         fmap = coll.spec.field_map()

@@ -116,10 +116,12 @@ class SandboxHandle:
     def set_faults(self, **faults: Any) -> dict[str, Any]:
         """Merge fault settings, e.g. `set_faults(error_503=0.5)` or `set_faults(next=["reset"])`.
 
-        Kinds: error_503, storm_429, slow, reset, incomplete, truncate, malformed
-        (probabilities 0..1); also storm_length, storm_retry_after, slow_seconds, apply_to, next
-        (a list of kinds the next matching requests get, in order; "none" lets one
-        through). A slow response ends early when the client hangs up.
+        Kinds: error_503, storm_429, slow, reset, incomplete, truncate, malformed, error_500,
+        and for writes only lost_response, slow_create (probabilities 0..1); also
+        storm_length, storm_retry_after, slow_seconds, apply_to, apply_methods (e.g.
+        ["POST"]; None = all), next (a list of kinds the next matching requests get, in
+        order; "none" lets one through). A slow response ends early when the client hangs
+        up; a slow_create's write stays done.
         """
         result: dict[str, Any] = self._call("POST", "faults", json=faults)
         return result
@@ -159,6 +161,14 @@ class SandboxHandle:
     def move_accounts(self, account_type_id: int, *ids: int) -> None:
         """Attach accounts to another chart of accounts."""
         self.mutate({"op": "move_accounts", "account_type_id": account_type_id, "ids": list(ids)})
+
+    def seed_requisitions(self, count: int, ordered_share: float = 0.3) -> dict[str, list[int]]:
+        """Add `count` open requisitions of the API user, `ordered_share` of them ordered
+        into purchase orders; return the new ids by resource (POST /_sandbox/seed)."""
+        ids: dict[str, list[int]] = self._call(
+            "POST", "seed", json={"requisitions": count, "ordered_share": ordered_share}
+        )["ids"]
+        return ids
 
     def ids(self, resource: str, *, active_only: bool = False) -> list[int]:
         """Return the ids of a resource, or of its active set."""
