@@ -342,15 +342,15 @@ def _build(requisition: Requisition) -> tuple[dict[str, Any], list[str]]:
     problems += [p.message for p in built.problems]
     body = dict(built.payload)
     field = marker_field(requisition.connection)
+    if not problems:
+        problems += [p.message for p in validate_r39(version, body)]
     if field:
-        custom = dict(body.get("custom-fields") or {})
-        custom[field] = requisition.marker
-        body["custom-fields"] = custom
+        # A header custom field, sent top-level as the mapping sends custom fields (the
+        # validator knows only the version's declared ones, so it checks the body without).
+        body[field] = requisition.marker
     else:
         title = str(body.get("req-title") or request.title)
         body["req-title"] = f"[{requisition.marker}] {title}"[:TITLE_MAX]
-    if not problems:
-        problems += [p.message for p in validate_r39(version, body)]
     return body, problems
 
 

@@ -406,3 +406,55 @@ def test_hourly_pass_costs_at_most_two_requests_when_nothing_changed(
     assert run.requests <= 2
     assert sum(api_requests(sandbox.stats()).values()) <= 2
     assert requisition.request.events.filter(kind="pr_status").count() == 1
+
+
+@pytest.mark.django_db
+def test_marker_in_a_custom_field_finds_a_lost_create(
+    world: World, sandbox: SandboxHandle, django_capture_on_commit_callbacks: Any
+) -> None:
+    sandbox.requisition_fields({"on": "header", "name": "sf-ref", "type": "string"})
+    world.connection.provider_settings = {
+        **world.connection.provider_settings,
+        "marker_field": "sf-ref",
+    }
+    world.connection.save(update_fields=["provider_settings"])
+    sandbox.set_faults(next=["lost_response"], apply_methods=["POST"])
+    request = new_request(world)
+    requisition = send(request, django_capture_on_commit_callbacks)
+    requisition_create(requisition_id=requisition.pk)
+    requisition.refresh_from_db()
+    assert requisition.state == Requisition.State.CREATED, requisition.error
+    mine = [r for r in sandbox.records("requisitions") if r.get("sf-ref") == requisition.marker]
+    assert len(mine) == 1 and mine[0]["id"] == requisition.external_id
+    assert requisition.marker not in mine[0]["req-title"]  # the title stays the request's
+    assert list(requisition.tries.values_list("outcome", flat=True)) == ["unknown", "adopted"]
+
+
+@pytest.mark.django_db
+def test_transient_errors_until_the_deadline_are_reported_and_nothing_is_created(
+    world: World,
+    sandbox: SandboxHandle,
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    settings.COUPA_PUSH_DEADLINE = 0.3
+    sandbox.set_faults(error_503=1.0, apply_methods=["POST"])
+    request = new_request(world)
+    requisition = send(request, django_capture_on_commit_callbacks)
+    requisition_create(requisition_id=requisition.pk)
+    requisition.refresh_from_db()
+    request.refresh_from_db()
+    assert requisition.state == Requisition.State.FAILED
+    assert "deadline" in requisition.error
+    assert request.state == PurchaseRequest.State.PR_FAILED
+    assert in_sandbox(sandbox, requisition.marker) == []
+    tries = list(requisition.tries.all())
+    assert len(tries) >= 2 and all(t.outcome == "unknown" for t in tries)
+    assert {t.http_status for t in tries} == {503}
+    # Coupa answers again: the admin's retry creates it once.
+    sandbox.clear_faults()
+    with django_capture_on_commit_callbacks(execute=True):
+        PROVIDER.request_retry(request=request, user=None)
+    requisition.refresh_from_db()
+    assert requisition.state == Requisition.State.CREATED
+    assert len(in_sandbox(sandbox, requisition.marker)) == 1
