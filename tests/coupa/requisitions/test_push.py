@@ -1,0 +1,100 @@
+"""Queueing a request's requisition, refusing bad answers before any HTTP, the schedule."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from coupa.models import Requisition
+from coupa.provider import CoupaProvider
+from coupa.requisitions.push import RequisitionSendError, requisition_create, requisition_send
+from spendflo.celery import app as celery_app
+from spendflo.workflows.models import PurchaseRequest
+from tests.coupa.requisitions.conftest import Setup
+
+pytestmark = pytest.mark.django_db
+
+
+def _request(s: Setup, answers: dict[str, Any] | None = None) -> PurchaseRequest:
+    return PurchaseRequest.objects.create(
+        organization=s.workflow.organization,
+        version=s.version,
+        requester=s.admin,
+        number=42,
+        title="Laptops",
+        answers=answers or {"request": {}, "lines": [{}]},
+        state=PurchaseRequest.State.SENDING,
+        submitted_at=timezone.now(),
+    )
+
+
+def test_send_records_one_pending_requisition_and_queues_once(
+    setup: Setup, django_capture_on_commit_callbacks: Any
+) -> None:
+    request = _request(setup)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        first = requisition_send(request=request)
+        second = requisition_send(request=request)
+    assert first.pk == second.pk and len(callbacks) == 1
+    assert first.state == Requisition.State.PENDING and first.submit is False
+    assert re.fullmatch(r"SF-acme-42-[0-9a-f]{4}", first.marker)
+    assert request.events.get().kind == "queued"
+
+
+def test_send_without_a_connection_is_refused(setup: Setup) -> None:
+    setup.connection.archived_at = timezone.now()
+    setup.connection.save(update_fields=["archived_at"])
+    with pytest.raises(RequisitionSendError):
+        requisition_send(request=_request(setup))
+
+
+def test_answers_that_cannot_make_a_payload_fail_without_any_request(
+    setup: Setup, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The mapping is incomplete and the answers empty: failed, nothing posted."""
+    request = _request(setup)
+    with django_capture_on_commit_callbacks(execute=False):
+        requisition = requisition_send(request=request)
+    requisition_create(requisition_id=requisition.pk)  # respx-free: any HTTP would fail
+    requisition.refresh_from_db()
+    request.refresh_from_db()
+    assert requisition.state == Requisition.State.FAILED and requisition.error
+    assert requisition.tries.count() == 0
+    assert request.state == PurchaseRequest.State.PR_FAILED
+    doc = CoupaProvider().request_document(request=request)
+    assert doc is not None and doc["state"] == "failed" and doc["id"] is None
+    assert requisition_create(requisition_id=requisition.pk) is None  # failed: left alone
+
+
+def test_problems_hook_names_what_blocks_the_answers(setup: Setup) -> None:
+    problems = CoupaProvider().request_problems(
+        version=setup.version, answers={"request": {}, "lines": [{}]}, requester=setup.admin
+    )
+    assert problems and all(p.message for p in problems)
+
+
+def test_tasks_are_registered_and_scheduled() -> None:
+    names = {
+        "coupa.requisition_create",
+        "coupa.requisition_sweep",
+        "coupa.requisition_sync_all",
+        "coupa.requisition_sync_hourly",
+        "coupa.requisition_sync",
+    }
+    assert names <= set(celery_app.tasks)
+    scheduled = {e["task"] for e in django_settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {
+        "coupa.requisition_sweep",
+        "coupa.requisition_sync_all",
+        "coupa.requisition_sync_hourly",
+    } <= scheduled
+
+
+def test_pr_sync_command_needs_a_connected_organization(organization: Any) -> None:
+    with pytest.raises(CommandError, match="no Coupa connection"):
+        call_command("coupa_pr_sync", "--org", organization.slug)
