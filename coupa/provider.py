@@ -21,6 +21,7 @@ from integrations.providers import Blocker, ProviderCard
 from integrations.selectors import connection_current, connection_validation_latest
 from spendflo.organizations.models import Organization
 from spendflo.users.models import User
+from spendflo.users.roles import Capability, user_can
 from spendflo.workflows.models import PurchaseRequest, WorkflowVersion
 
 
@@ -71,6 +72,15 @@ class CoupaProvider:
             ("Coupa field mapping", _mapping_url(version)),
             ("Preview the Coupa requisition", reverse("coupa:preview", kwargs=kwargs)),
         ]
+
+    def sync_activity_actions(
+        self, *, organization: Organization, user: User
+    ) -> list[tuple[str, str]]:
+        """Ops and admins can refresh the PRs' statuses and POs now."""
+        connection = connection_current(organization=organization, provider=self.key)
+        if connection is None or not user_can(user, Capability.TRIGGER_SYNC):
+            return []
+        return [("Sync Coupa PR statuses now", reverse("coupa:pr_sync"))]
 
     # -- requests ---------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ from coupa.client.exceptions import CoupaError
 from coupa.client.stats import RequestStats
 from coupa.models import PurchaseOrder, Requisition
 from coupa.requisitions.services import order_url
+from integrations.jobs import enqueue_on_commit
 from integrations.models import Connection, SyncRun, SyncWatermark
 from spendflo.workflows.models import RequestEvent
 from spendflo.workflows.services import request_event_record
@@ -452,3 +453,8 @@ def requisition_sync_connection(
     """Run one pass for the connection with this id (tasks, the command)."""
     connection = Connection.objects.select_related("organization").get(pk=connection_id)
     return requisition_sync(connection=connection, mode=mode, trigger=trigger)
+
+
+def requisition_sync_request(*, connection: Connection) -> None:
+    """Queue a daily pass of the connection now (on commit); its run shows on Sync activity."""
+    enqueue_on_commit("coupa.requisition_sync", connection.pk)

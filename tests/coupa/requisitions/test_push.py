@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 from django.utils import timezone
 
 from coupa.models import Requisition
@@ -98,3 +99,16 @@ def test_tasks_are_registered_and_scheduled() -> None:
 def test_pr_sync_command_needs_a_connected_organization(organization: Any) -> None:
     with pytest.raises(CommandError, match="no Coupa connection"):
         call_command("coupa_pr_sync", "--org", organization.slug)
+
+
+def test_sync_activity_has_the_pr_sync_button_for_ops(
+    setup: Setup, client_as: Any, ops_user: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    client = client_as(ops_user)
+    html = client.get(reverse("integrations:sync_activity")).content.decode()
+    assert "Sync Coupa PR statuses now" in html and reverse("coupa:pr_sync") in html
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(reverse("coupa:pr_sync"))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("integrations:sync_activity")
+    assert len(callbacks) == 1
