@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -79,7 +79,6 @@ class SyncCounts:
     orders_new: int = 0
     orders_changed: int = 0
     requests: int = 0
-    errors: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -100,7 +99,7 @@ def requisition_open_list(*, connection: Connection) -> list[Requisition]:
     """The connection's created requisitions still followed (not final), by Coupa id."""
     rows = (
         Requisition.objects.filter(connection=connection, state=Requisition.State.CREATED)
-        .exclude(status__in=FINAL_STATUSES - {"received"})
+        .exclude(status__in=FINAL_STATUSES)
         .select_related("request")
         .prefetch_related("purchase_orders")
         .order_by("external_id")
@@ -109,12 +108,11 @@ def requisition_open_list(*, connection: Connection) -> list[Requisition]:
 
 
 def _is_final(requisition: Requisition) -> bool:
-    if requisition.status in ("abandoned", "withdrawn"):
+    """Received, abandoned, withdrawn; or ordered with every PO closed or cancelled."""
+    if requisition.status in FINAL_STATUSES:
         return True
     orders = list(requisition.purchase_orders.all())
-    if orders and all(o.status in FINAL_PO_STATUSES for o in orders):
-        return True
-    return requisition.status == "received" and not orders
+    return bool(orders) and all(o.status in FINAL_PO_STATUSES for o in orders)
 
 
 def requisition_sync(
@@ -189,6 +187,10 @@ def _daily(client: CoupaClient, connection: Connection, counts: SyncCounts) -> N
             "/api/requisitions",
             {"id[in]": ",".join(map(str, chunk)), "fields": encode_fields(PR_FIELDS)},
         )
+        # One statement per batch: when each requisition was last seen.
+        Requisition.objects.filter(
+            connection=connection, external_id__in=[r["id"] for r in records or []]
+        ).update(synced_at=timezone.now())
         for record in records or []:
             requisition = by_id.get(int(record["id"]))
             if requisition is None:
@@ -261,8 +263,10 @@ def _hourly(
     api_user = (connection.provider_settings or {}).get("api_user_id")
     if api_user:
         params["created-by[id]"] = int(api_user)
-    ordered: dict[int, set[int]] = {}
     for page in client.iter_pages(RESOURCE, params, PR_FIELDS, concurrent=False):
+        Requisition.objects.filter(
+            connection=connection, external_id__in=[r["id"] for r in page]
+        ).update(synced_at=timezone.now())
         for record in page:
             requisition = ours.get(int(record["id"]))
             if requisition is None:
@@ -275,7 +279,6 @@ def _hourly(
             header = record.get("requisition-header") or {}
             if header.get("id") in ours:
                 _apply_order(connection, record, ours, counts)
-    del ordered
     _watermark_set(connection, WATERMARK_PRS, started)
     _watermark_set(connection, WATERMARK_POS, started)
 
@@ -308,9 +311,9 @@ def _apply_status(requisition: Requisition, record: Mapping[str, Any], counts: S
     now = timezone.now()
     updated = _parse_dt(record.get("updated-at"))
     if status == requisition.status:
-        Requisition.objects.filter(pk=requisition.pk).update(
-            synced_at=now, coupa_updated_at=updated
-        )
+        # synced_at is set per batch by the caller; write only what moved.
+        if updated != requisition.coupa_updated_at:
+            Requisition.objects.filter(pk=requisition.pk).update(coupa_updated_at=updated)
         return
     old = requisition.status
     comment = str(record.get("reject-reason-comment") or "")
