@@ -191,15 +191,16 @@ def _daily(client: CoupaClient, connection: Connection, counts: SyncCounts) -> N
         Requisition.objects.filter(
             connection=connection, external_id__in=[r["id"] for r in records or []]
         ).update(synced_at=timezone.now())
-        for record in records or []:
-            requisition = by_id.get(int(record["id"]))
-            if requisition is None:
-                continue
-            counts.requisitions += 1
-            _apply_status(requisition, record, counts)
-            lines = _order_lines(record)
-            if lines or requisition.status in ORDERED_STATUSES:
-                ordered[int(record["id"])] = lines
+        with transaction.atomic():  # one commit per batch, not per change
+            for record in records or []:
+                requisition = by_id.get(int(record["id"]))
+                if requisition is None:
+                    continue
+                counts.requisitions += 1
+                _apply_status(requisition, record, counts)
+                lines = _order_lines(record)
+                if lines or requisition.status in ORDERED_STATUSES:
+                    ordered[int(record["id"])] = lines
     _orders_for(client, connection, ordered, by_id, counts)
 
 
@@ -235,9 +236,10 @@ def _orders_for(
                     "limit": BATCH,
                 },
             )
-            for record in page or []:
-                seen.update(int(line["id"]) for line in record.get("order-lines") or [])
-                _apply_order(connection, record, by_id, counts)
+            with transaction.atomic():
+                for record in page or []:
+                    seen.update(int(line["id"]) for line in record.get("order-lines") or [])
+                    _apply_order(connection, record, by_id, counts)
             # A full page may hide more POs; read on only while lines are missing.
             if len(page or []) < BATCH or not (expected - seen):
                 break
