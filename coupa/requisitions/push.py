@@ -150,7 +150,10 @@ def requisition_retry(*, request: PurchaseRequest, user: User | None) -> Requisi
     requisition that is not failed is left alone (returned as is).
     """
     with transaction.atomic():
-        requisition = Requisition.objects.select_for_update().get(request=request)
+        requisition = Requisition.objects.select_for_update().filter(request=request).first()
+        if requisition is None:
+            # Never sent (no connection then): send it now.
+            return requisition_send(request=request)
         if requisition.state != State.FAILED:
             return requisition
         requisition.state = State.PENDING
@@ -585,6 +588,7 @@ def requisition_document(*, request: PurchaseRequest) -> dict[str, Any] | None:
         "state_label": State(requisition.state).label,
         "submit": requisition.submit,
         "error": requisition.error,
+        "messages": _messages(requisition),
         "synced_at": requisition.synced_at.isoformat() if requisition.synced_at else None,
         "attempts": [
             {
@@ -609,6 +613,16 @@ def requisition_document(*, request: PurchaseRequest) -> dict[str, Any] | None:
             for order in requisition.purchase_orders.all()
         ],
     }
+
+
+def _messages(requisition: Requisition) -> list[str]:
+    """Coupa's messages of a failed requisition: its last refusal's, else the error."""
+    if requisition.state != State.FAILED:
+        return []
+    for attempt in reversed(list(requisition.tries.all())):
+        if attempt.outcome == Outcome.REFUSED and attempt.messages:
+            return [str(m) for m in attempt.messages]
+    return [requisition.error] if requisition.error else []
 
 
 def requisition_problems(

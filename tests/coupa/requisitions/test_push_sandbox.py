@@ -301,6 +301,9 @@ def test_refusal_shows_coupa_message_and_retry_after_fix_succeeds(
     attempt = requisition.tries.get()
     assert attempt.outcome == "refused" and attempt.http_status == 400 and attempt.messages
     assert in_sandbox(sandbox, requisition.marker) == []
+    doc = PROVIDER.request_document(request=request)
+    assert doc is not None and doc["messages"] == attempt.messages
+    assert doc["attempts"][0]["http_status"] == 400
     # The admin fixes the mapping; retry.
     uom.value = {"id": good.pk}
     uom.save()
