@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import pytest
+import respx
 from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 from django.urls import reverse
@@ -13,9 +14,11 @@ from django.utils import timezone
 
 from coupa.models import Requisition
 from coupa.provider import CoupaProvider
+from coupa.requisitions.mapping import mapping_accept_suggestions, mapping_set
+from coupa.requisitions.payload import sample_answers
 from coupa.requisitions.push import RequisitionSendError, requisition_create, requisition_send
 from spendflo.celery import app as celery_app
-from spendflo.workflows.models import PurchaseRequest
+from spendflo.workflows.models import PurchaseRequest, WorkflowVersion
 from tests.coupa.requisitions.conftest import Setup
 
 pytestmark = pytest.mark.django_db
@@ -70,6 +73,40 @@ def test_answers_that_cannot_make_a_payload_fail_without_any_request(
     doc = CoupaProvider().request_document(request=request)
     assert doc is not None and doc["state"] == "failed" and doc["id"] is None
     assert requisition_create(requisition_id=requisition.pk) is None  # failed: left alone
+
+
+def test_submit_falls_back_to_the_alias_only_on_404(
+    setup: Setup, respx_mock: respx.MockRouter, django_capture_on_commit_callbacks: Any
+) -> None:
+    mapping_accept_suggestions(version=setup.version, user=setup.admin)
+    mapping_set(
+        version=setup.version,
+        target="line.uom",
+        source="constant",
+        value={"id": setup.records["uom"].pk},
+        user=setup.admin,
+    )
+    setup.version.document_status = WorkflowVersion.DocumentStatus.SUBMITTED
+    setup.version.save(update_fields=["document_status"])
+    request = _request(setup, sample_answers(setup.version, requester=setup.admin))
+    base = setup.connection.base_url.rstrip("/")
+    respx_mock.post(f"{base}/oauth2/token").respond(
+        200, json={"access_token": "t", "expires_in": 3600, "token_type": "bearer"}
+    )
+    first = respx_mock.post(f"{base}/api/requisitions/submit_for_approval").respond(404)
+    alias = respx_mock.post(f"{base}/api/requisitions/new/submit_for_approval").respond(
+        201, json={"id": 77, "status": "pending_approval", "created-by": {"id": 3}}
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        requisition = requisition_send(request=request)
+    requisition_create(requisition_id=requisition.pk)
+    requisition.refresh_from_db()
+    assert first.call_count == 1 and alias.call_count == 1
+    assert requisition.state == Requisition.State.CREATED and requisition.external_id == 77
+    assert requisition.status == "pending_approval"
+    assert requisition.tries.get().endpoint == "/api/requisitions/new/submit_for_approval"
+    setup.connection.refresh_from_db()
+    assert setup.connection.provider_settings["api_user_id"] == 3
 
 
 def test_problems_hook_names_what_blocks_the_answers(setup: Setup) -> None:
