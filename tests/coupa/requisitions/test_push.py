@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +17,12 @@ from coupa.models import Requisition
 from coupa.provider import CoupaProvider
 from coupa.requisitions.mapping import mapping_accept_suggestions, mapping_set
 from coupa.requisitions.payload import sample_answers
-from coupa.requisitions.push import RequisitionSendError, requisition_create, requisition_send
+from coupa.requisitions.push import (
+    RequisitionSendError,
+    requisition_create,
+    requisition_send,
+    requisition_sweep_stale,
+)
 from spendflo.celery import app as celery_app
 from spendflo.workflows.models import PurchaseRequest, WorkflowVersion
 from tests.coupa.requisitions.conftest import Setup
@@ -149,3 +155,43 @@ def test_sync_activity_has_the_pr_sync_button_for_ops(
     assert response.status_code == 302
     assert response["Location"] == reverse("integrations:sync_activity")
     assert len(callbacks) == 1
+
+
+def test_sweep_requeues_lost_and_dead_sends_but_not_live_ones(
+    setup: Setup, django_capture_on_commit_callbacks: Any
+) -> None:
+    now = timezone.now()
+    rows = {}
+    for n, (state, lease, age) in enumerate(
+        [
+            ("pending", None, 600),  # its task was lost
+            ("pending", None, 5),  # just queued
+            ("sending", now - timedelta(seconds=1), 600),  # its worker died
+            ("sending", now + timedelta(seconds=60), 600),  # a worker holds it
+            ("created", None, 600),
+        ]
+    ):
+        request = PurchaseRequest.objects.create(
+            organization=setup.workflow.organization,
+            version=setup.version,
+            requester=setup.admin,
+            number=100 + n,
+            title="x",
+            answers={},
+            state=PurchaseRequest.State.SENDING,
+            submitted_at=now,
+        )
+        row = Requisition.objects.create(
+            request=request,
+            connection=setup.connection,
+            marker=f"SF-acme-{n}",
+            submit=False,
+            state=state,
+            lease_owner="w" if lease else "",
+            lease_expires_at=lease,
+        )
+        Requisition.objects.filter(pk=row.pk).update(created_at=now - timedelta(seconds=age))
+        rows[n] = row.pk
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        ids = requisition_sweep_stale()
+    assert sorted(ids) == sorted([rows[0], rows[2]]) and len(callbacks) == 2
