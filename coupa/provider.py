@@ -10,12 +10,19 @@ from coupa.connections.selectors import connection_summary
 from coupa.reference.registry import PICKABLE
 from coupa.reference.selectors import chart_list, record_counts
 from coupa.requisitions.mapping import Problem, connection_problems, mapping_problems
+from coupa.requisitions.push import (
+    requisition_document,
+    requisition_problems,
+    requisition_retry,
+    requisition_send,
+)
 from integrations.models import Connection, Provider
 from integrations.providers import Blocker, ProviderCard
 from integrations.selectors import connection_current, connection_validation_latest
 from spendflo.organizations.models import Organization
 from spendflo.users.models import User
-from spendflo.workflows.models import WorkflowVersion
+from spendflo.users.roles import Capability, user_can
+from spendflo.workflows.models import PurchaseRequest, WorkflowVersion
 
 
 class CoupaProvider:
@@ -65,6 +72,40 @@ class CoupaProvider:
             ("Coupa field mapping", _mapping_url(version)),
             ("Preview the Coupa requisition", reverse("coupa:preview", kwargs=kwargs)),
         ]
+
+    def sync_activity_actions(
+        self, *, organization: Organization, user: User
+    ) -> list[tuple[str, str]]:
+        """Ops and admins can refresh the PRs' statuses and POs now."""
+        connection = connection_current(organization=organization, provider=self.key)
+        if connection is None or not user_can(user, Capability.TRIGGER_SYNC):
+            return []
+        return [("Sync Coupa PR statuses now", reverse("coupa:pr_sync"))]
+
+    # -- requests ---------------------------------------------------------------------
+
+    def request_problems(
+        self, *, version: WorkflowVersion, answers: Any, requester: User
+    ) -> list[Blocker]:
+        """The mapping's problems, the answers' (against imported data) and R39's."""
+        return [
+            Blocker(target, message)
+            for target, message in requisition_problems(
+                version=version, answers=answers, requester=requester
+            )
+        ]
+
+    def request_send(self, *, request: PurchaseRequest) -> None:
+        """Record the requisition and queue its creation on commit (exactly once)."""
+        requisition_send(request=request)
+
+    def request_retry(self, *, request: PurchaseRequest, user: User | None) -> None:
+        """Queue a failed requisition again (the payload is rebuilt from the mapping)."""
+        requisition_retry(request=request, user=user)
+
+    def request_document(self, *, request: PurchaseRequest) -> dict[str, Any] | None:
+        """The PR: id, status, link, state, error, attempts and its purchase orders."""
+        return requisition_document(request=request)
 
 
 def _blocker_url(problem: Problem, mapping: str, connection: str, about: set[Problem]) -> str:

@@ -11,6 +11,8 @@ from celery.contrib.django.task import DjangoTask
 from coupa.connections.services import connection_validate
 from coupa.reference.sync import INTERNAL_MESSAGE, sync_request_all, sync_run_fail
 from coupa.reference.walk import sync_run_execute
+from coupa.requisitions.push import requisition_create, requisition_sweep_stale
+from coupa.requisitions.status_sync import requisition_sync_all, requisition_sync_connection
 from integrations.models import SyncRun
 
 logger = logging.getLogger(__name__)
@@ -82,6 +84,45 @@ def sync_run_execute_task(sync_run_id: int) -> None:
 
 @shared_task(name="coupa.requisition_sync_all", acks_late=True, ignore_result=True)
 def requisition_sync_all_task() -> int:
-    """Refresh the status of open requisitions and capture purchase orders (daily)."""
-    logger.info("Daily Coupa PR/PO sync: no requisitions to refresh yet.")
-    return 0
+    """Refresh every open requisition's status and capture its purchase orders (daily).
+
+    Idempotent (GETs and upserts). Returns how many connections were synced.
+    """
+    return requisition_sync_all(mode="daily")
+
+
+@shared_task(name="coupa.requisition_sync_hourly", acks_late=True, ignore_result=True)
+def requisition_sync_hourly_task() -> int:
+    """Pick up the requisitions and purchase orders that changed since the last pass."""
+    return requisition_sync_all(mode="hourly")
+
+
+@shared_task(name="coupa.requisition_sync", acks_late=True, ignore_result=True)
+def requisition_sync_task(connection_id: int) -> None:
+    """Run the daily pass for one connection now (the Sync activity page's button)."""
+    requisition_sync_connection(connection_id=connection_id)
+
+
+# Limits: a POST's read timeout (30 s) plus lookups and backoff within
+# COUPA_PUSH_DEADLINE < soft limit < hard limit; the row's lease outlives the task.
+@shared_task(
+    name="coupa.requisition_create",
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=900,
+    time_limit=960,
+)
+def requisition_create_task(requisition_id: int) -> None:
+    """Create one requisition in Coupa exactly once.
+
+    Idempotent (acks_late is safe): the service claims the row's lease with a
+    conditional UPDATE, so a redelivered or doubled message does nothing, and a row left
+    `sending` is looked up in Coupa before anything is posted again.
+    """
+    requisition_create(requisition_id=requisition_id)
+
+
+@shared_task(name="coupa.requisition_sweep", acks_late=True, ignore_result=True)
+def requisition_sweep_task() -> int:
+    """Queue again requisitions whose worker died mid-send or whose task was lost."""
+    return len(requisition_sweep_stale())

@@ -57,6 +57,12 @@ class IntegrationProvider(Protocol):
         """(label, URL) of the provider's pages for a version, e.g. its field mapping."""
         ...
 
+    def sync_activity_actions(
+        self, *, organization: Organization, user: User
+    ) -> list[tuple[str, str]]:
+        """(label, URL to POST) of the provider's buttons on the Sync activity page."""
+        ...
+
     # -- requests (the provider's document for a request: Coupa's PR and its POs) -------
 
     def request_problems(

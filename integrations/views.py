@@ -54,8 +54,16 @@ class SyncActivityView(CapabilityRequiredMixin, View):
         runs = sync_run_list(organization=request_organization(request))
         page = Paginator(runs, 50).get_page(request.GET.get("page"))
         heartbeat = WorkerHeartbeat.objects.order_by("-seen_at").first()
+        organization, user = request_organization(request), request_user(request)
+        actions = [
+            action
+            for provider in provider_list()
+            for action in provider.sync_activity_actions(organization=organization, user=user)
+        ]
         return render(
-            request, "integrations/sync_activity.html", {"page_obj": page, "heartbeat": heartbeat}
+            request,
+            "integrations/sync_activity.html",
+            {"page_obj": page, "heartbeat": heartbeat, "actions": actions},
         )
 
 

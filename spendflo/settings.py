@@ -251,6 +251,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 86400.0,
         "options": {"expires": 3600 * 6},
     },
+    "coupa-requisition-sync-hourly": {
+        "task": "coupa.requisition_sync_hourly",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
+    "coupa-requisition-sweep": {
+        "task": "coupa.requisition_sweep",
+        "schedule": 300.0,
+        "options": {"expires": 280},
+    },
 }
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
@@ -282,6 +292,12 @@ COUPA_PAGE_CONCURRENCY = env.int("COUPA_PAGE_CONCURRENCY", default=8)
 # After a 429 the instance's rate is multiplied by this factor for this many seconds.
 COUPA_RATE_PENALTY_FACTOR = env.float("COUPA_RATE_PENALTY_FACTOR", default=0.5)
 COUPA_RATE_PENALTY_SECONDS = env.float("COUPA_RATE_PENALTY_SECONDS", default=60.0)
+
+# Requisition creation (coupa/requisitions/push.py): a worker's lease on a requisition
+# (longer than one POST plus its lookups), and how long transient failures are retried,
+# looking the requisition up before every re-post, before it is reported failed.
+COUPA_PUSH_LEASE_SECONDS = env.float("COUPA_PUSH_LEASE_SECONDS", default=300.0)
+COUPA_PUSH_DEADLINE = env.float("COUPA_PUSH_DEADLINE", default=600.0)
 
 # Reference-data syncs (coupa/reference/sync.py).
 # A running sync renews its heartbeat after every page; one silent for longer is taken for

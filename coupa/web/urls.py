@@ -15,6 +15,7 @@ urlpatterns = [
     path("charts/", views.ChartsView.as_view(), name="charts"),
     path("sync/", views.SyncView.as_view(), name="sync"),
     path("sync/progress/", views.SyncProgressView.as_view(), name="sync_progress"),
+    path("requisitions/sync/", views.PrSyncView.as_view(), name="pr_sync"),
     path("sync/<int:pk>/cancel/", views.SyncCancelView.as_view(), name="sync_cancel"),
     path("records/<str:kind>/", views.RecordsView.as_view(), name="records"),
     path("records/<str:kind>/bulk/", views.BulkToggleView.as_view(), name="bulk_toggle"),

@@ -37,6 +37,7 @@ from coupa.reference.services import (
     records_set_shown,
 )
 from coupa.reference.sync import SyncRequestError, sync_cancel, sync_request
+from coupa.requisitions.status_sync import requisition_sync_request
 from coupa.web.forms import ConnectForm, EditConnectionForm
 from integrations.models import Connection, SyncRun
 from integrations.selectors import (
@@ -322,6 +323,19 @@ class SyncView(CapabilityRequiredMixin, View):
         else:
             messages.success(request, f"Sync {run.pk} is {run.get_state_display().lower()}.")
         return redirect("integrations:procurement")
+
+
+class PrSyncView(CapabilityRequiredMixin, View):
+    """Sync activity's ops button: refresh the PRs' statuses and POs now (a daily pass)."""
+
+    capability = Capability.TRIGGER_SYNC
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        requisition_sync_request(connection=current_connection(request))
+        messages.success(
+            request, "Coupa PR statuses are being synced; the run appears below when done."
+        )
+        return redirect("integrations:sync_activity")
 
 
 class SyncCancelView(CapabilityRequiredMixin, View):

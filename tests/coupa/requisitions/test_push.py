@@ -1,0 +1,197 @@
+"""Queueing a request's requisition, refusing bad answers before any HTTP, the schedule."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import respx
+from django.conf import settings as django_settings
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from coupa.models import Requisition
+from coupa.provider import CoupaProvider
+from coupa.requisitions.mapping import mapping_accept_suggestions, mapping_set
+from coupa.requisitions.payload import sample_answers
+from coupa.requisitions.push import (
+    RequisitionSendError,
+    requisition_create,
+    requisition_send,
+    requisition_sweep_stale,
+)
+from spendflo.celery import app as celery_app
+from spendflo.workflows.models import PurchaseRequest, WorkflowVersion
+from tests.coupa.requisitions.conftest import Setup
+
+pytestmark = pytest.mark.django_db
+
+
+def _request(s: Setup, answers: dict[str, Any] | None = None) -> PurchaseRequest:
+    return PurchaseRequest.objects.create(
+        organization=s.workflow.organization,
+        version=s.version,
+        requester=s.admin,
+        number=42,
+        title="Laptops",
+        answers=answers or {"request": {}, "lines": [{}]},
+        state=PurchaseRequest.State.SENDING,
+        submitted_at=timezone.now(),
+    )
+
+
+def test_send_records_one_pending_requisition_and_queues_once(
+    setup: Setup, django_capture_on_commit_callbacks: Any
+) -> None:
+    request = _request(setup)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        first = requisition_send(request=request)
+        second = requisition_send(request=request)
+    assert first.pk == second.pk and len(callbacks) == 1
+    assert first.state == Requisition.State.PENDING and first.submit is False
+    assert re.fullmatch(r"SF-acme-42-[0-9a-f]{4}", first.marker)
+    assert request.events.get().kind == "queued"
+
+
+def test_send_without_a_connection_is_refused(setup: Setup) -> None:
+    setup.connection.archived_at = timezone.now()
+    setup.connection.save(update_fields=["archived_at"])
+    with pytest.raises(RequisitionSendError):
+        requisition_send(request=_request(setup))
+
+
+def test_answers_that_cannot_make_a_payload_fail_without_any_request(
+    setup: Setup, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The mapping is incomplete and the answers empty: failed, nothing posted."""
+    request = _request(setup)
+    with django_capture_on_commit_callbacks(execute=False):
+        requisition = requisition_send(request=request)
+    requisition_create(requisition_id=requisition.pk)  # respx-free: any HTTP would fail
+    requisition.refresh_from_db()
+    request.refresh_from_db()
+    assert requisition.state == Requisition.State.FAILED and requisition.error
+    assert requisition.tries.count() == 0
+    assert request.state == PurchaseRequest.State.PR_FAILED
+    doc = CoupaProvider().request_document(request=request)
+    assert doc is not None and doc["state"] == "failed" and doc["id"] is None
+    assert requisition_create(requisition_id=requisition.pk) is None  # failed: left alone
+
+
+def test_submit_falls_back_to_the_alias_only_on_404(
+    setup: Setup, respx_mock: respx.MockRouter, django_capture_on_commit_callbacks: Any
+) -> None:
+    mapping_accept_suggestions(version=setup.version, user=setup.admin)
+    mapping_set(
+        version=setup.version,
+        target="line.uom",
+        source="constant",
+        value={"id": setup.records["uom"].pk},
+        user=setup.admin,
+    )
+    setup.version.document_status = WorkflowVersion.DocumentStatus.SUBMITTED
+    setup.version.save(update_fields=["document_status"])
+    request = _request(setup, sample_answers(setup.version, requester=setup.admin))
+    base = setup.connection.base_url.rstrip("/")
+    respx_mock.post(f"{base}/oauth2/token").respond(
+        200, json={"access_token": "t", "expires_in": 3600, "token_type": "bearer"}
+    )
+    first = respx_mock.post(f"{base}/api/requisitions/submit_for_approval").respond(404)
+    alias = respx_mock.post(f"{base}/api/requisitions/new/submit_for_approval").respond(
+        201, json={"id": 77, "status": "pending_approval", "created-by": {"id": 3}}
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        requisition = requisition_send(request=request)
+    requisition_create(requisition_id=requisition.pk)
+    requisition.refresh_from_db()
+    assert first.call_count == 1 and alias.call_count == 1
+    assert requisition.state == Requisition.State.CREATED and requisition.external_id == 77
+    assert requisition.status == "pending_approval"
+    assert requisition.tries.get().endpoint == "/api/requisitions/new/submit_for_approval"
+    setup.connection.refresh_from_db()
+    assert setup.connection.provider_settings["api_user_id"] == 3
+
+
+def test_problems_hook_names_what_blocks_the_answers(setup: Setup) -> None:
+    problems = CoupaProvider().request_problems(
+        version=setup.version, answers={"request": {}, "lines": [{}]}, requester=setup.admin
+    )
+    assert problems and all(p.message for p in problems)
+
+
+def test_tasks_are_registered_and_scheduled() -> None:
+    names = {
+        "coupa.requisition_create",
+        "coupa.requisition_sweep",
+        "coupa.requisition_sync_all",
+        "coupa.requisition_sync_hourly",
+        "coupa.requisition_sync",
+    }
+    assert names <= set(celery_app.tasks)
+    scheduled = {e["task"] for e in django_settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {
+        "coupa.requisition_sweep",
+        "coupa.requisition_sync_all",
+        "coupa.requisition_sync_hourly",
+    } <= scheduled
+
+
+def test_pr_sync_command_needs_a_connected_organization(organization: Any) -> None:
+    with pytest.raises(CommandError, match="no Coupa connection"):
+        call_command("coupa_pr_sync", "--org", organization.slug)
+
+
+def test_sync_activity_has_the_pr_sync_button_for_ops(
+    setup: Setup, client_as: Any, ops_user: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    client = client_as(ops_user)
+    html = client.get(reverse("integrations:sync_activity")).content.decode()
+    assert "Sync Coupa PR statuses now" in html and reverse("coupa:pr_sync") in html
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(reverse("coupa:pr_sync"))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("integrations:sync_activity")
+    assert len(callbacks) == 1
+
+
+def test_sweep_requeues_lost_and_dead_sends_but_not_live_ones(
+    setup: Setup, django_capture_on_commit_callbacks: Any
+) -> None:
+    now = timezone.now()
+    rows = {}
+    for n, (state, lease, age) in enumerate(
+        [
+            ("pending", None, 600),  # its task was lost
+            ("pending", None, 5),  # just queued
+            ("sending", now - timedelta(seconds=1), 600),  # its worker died
+            ("sending", now + timedelta(seconds=60), 600),  # a worker holds it
+            ("created", None, 600),
+        ]
+    ):
+        request = PurchaseRequest.objects.create(
+            organization=setup.workflow.organization,
+            version=setup.version,
+            requester=setup.admin,
+            number=100 + n,
+            title="x",
+            answers={},
+            state=PurchaseRequest.State.SENDING,
+            submitted_at=now,
+        )
+        row = Requisition.objects.create(
+            request=request,
+            connection=setup.connection,
+            marker=f"SF-acme-{n}",
+            submit=False,
+            state=state,
+            lease_owner="w" if lease else "",
+            lease_expires_at=lease,
+        )
+        Requisition.objects.filter(pk=row.pk).update(created_at=now - timedelta(seconds=age))
+        rows[n] = row.pk
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        ids = requisition_sweep_stale()
+    assert sorted(ids) == sorted([rows[0], rows[2]]) and len(callbacks) == 2
