@@ -37,7 +37,12 @@ class FakeProvider:
         return list(self.problems)
 
     def request_send(self, *, request: Any) -> None:
+        # As a real provider does: one timeline entry for what it queued.
+        from spendflo.workflows.models import RequestEvent
+        from spendflo.workflows.services import request_event_record
+
         self.calls.append(("send", request.pk))
+        request_event_record(request=request, kind=RequestEvent.Kind.QUEUED, message="Queued.")
 
     def request_retry(self, *, request: Any, user: Any) -> None:
         self.calls.append(("retry", request.pk))

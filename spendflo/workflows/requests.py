@@ -329,12 +329,7 @@ def _request_dispatch(request: PurchaseRequest, *, actor: User | None) -> None:
     """Hand the request to every provider (inside the caller's transaction)."""
     request.state = PurchaseRequest.State.SENDING
     request.save(update_fields=["state", "updated_at"])
-    request_event_record(
-        request=request,
-        kind=RequestEvent.Kind.QUEUED,
-        message="Sending to Coupa.",
-        actor=actor,
-    )
+    # Each provider records on the timeline what it queued (one entry, with its details).
     for send in provider_request_hooks("request_send"):
         send(request=request)
 
