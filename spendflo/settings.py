@@ -230,6 +230,7 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+COUPA_PR_SYNC_SECONDS = env.float("COUPA_PR_SYNC_SECONDS", default=3600.0)
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {
         "task": "integrations.worker_heartbeat",
@@ -253,8 +254,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     "coupa-requisition-sync-hourly": {
         "task": "coupa.requisition_sync_hourly",
-        "schedule": 3600.0,
-        "options": {"expires": 3000},
+        # Hourly; `make run` shortens it so the demo shows a PO minutes after its request.
+        "schedule": COUPA_PR_SYNC_SECONDS,
+        "options": {"expires": max(COUPA_PR_SYNC_SECONDS - 60, 30)},
     },
     "coupa-requisition-sweep": {
         "task": "coupa.requisition_sweep",
