@@ -93,7 +93,12 @@ def _processes(env: dict[str, str]) -> dict[str, list[str]]:
 def run() -> int:
     env = {**read_env(), **os.environ}
     # The demo's PR/PO pass every 2 minutes instead of hourly (unless set otherwise).
-    child_env = {"COUPA_PR_SYNC_SECONDS": "120", **os.environ, "PYTHONUNBUFFERED": "1"}
+    child_env = {
+        "COUPA_PR_SYNC_SECONDS": "120",
+        "SITE_URL": f"http://127.0.0.1:{WEB_PORT}",
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+    }
     procs: dict[str, subprocess.Popen[bytes]] = {}
     sel = selectors.DefaultSelector()
     commands = _processes(env)

@@ -231,6 +231,8 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 COUPA_PR_SYNC_SECONDS = env.float("COUPA_PR_SYNC_SECONDS", default=3600.0)
+# The product's own address, for links in emails and in requisitions (the request's link).
+SITE_URL = env("SITE_URL", default="").rstrip("/")
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {
         "task": "integrations.worker_heartbeat",

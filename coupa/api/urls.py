@@ -22,6 +22,11 @@ urlpatterns = [
     path("coupa/charts", views.ChartsView.as_view(), name="coupa-charts"),
     path("coupa/sync", views.SyncView.as_view(), name="coupa-sync"),
     path("coupa/sync-runs", views.SyncRunList.as_view(), name="coupa-sync-runs"),
+    path(
+        "coupa/requisition-sync",
+        views.RequisitionSyncView.as_view(),
+        name="coupa-requisition-sync",
+    ),
     path("coupa/sync-runs/<int:pk>", views.SyncRunDetail.as_view(), name="coupa-sync-run"),
     path(
         "coupa/sync-runs/<int:pk>/cancel", views.SyncRunCancel.as_view(), name="coupa-sync-cancel"

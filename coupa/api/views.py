@@ -7,8 +7,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, status
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -49,6 +49,7 @@ from coupa.reference.services import (
     records_set_shown,
 )
 from coupa.reference.sync import SyncRequestError, sync_cancel, sync_request
+from coupa.requisitions.status_sync import requisition_sync_request
 from integrations.models import Connection, ConnectionValidation, SyncRun
 from integrations.selectors import (
     connection_current,
@@ -358,6 +359,25 @@ class SyncView(APIView):
         except SyncRequestError as exc:
             raise ValidationError({"detail": str(exc)}) from exc
         return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class RequisitionSyncView(APIView):
+    """Refresh the PRs' statuses and POs now (a daily pass): Sync activity's ops button."""
+
+    permission_classes = [CanSync]
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: inline_serializer("RequisitionSyncQueued", {"detail": serializers.CharField()})
+        },
+    )
+    def post(self, request: Request) -> Response:
+        requisition_sync_request(connection=_connection(request))
+        return Response(
+            {"detail": "Coupa PR statuses are being synced; the run appears on Sync activity."},
+            status=status.HTTP_202_ACCEPTED,
+        )
 
 
 class SyncRunList(generics.ListAPIView):  # type: ignore[type-arg]

@@ -157,6 +157,26 @@ def test_sync_activity_has_the_pr_sync_button_for_ops(
     assert len(callbacks) == 1
 
 
+def test_api_queues_a_pr_sync_for_ops_only(
+    setup: Setup,
+    client_as: Any,
+    ops_user: Any,
+    requester_user: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """The ops button's action in the JSON API: 202 and one pass queued; requesters 403."""
+    url = "/api/v1/coupa/requisition-sync"
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client_as(ops_user).post(url)
+    assert response.status_code == 202, response.content
+    assert "being synced" in response.json()["detail"]
+    assert len(callbacks) == 1
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        refused = client_as(requester_user).post(url)
+    assert refused.status_code == 403
+    assert callbacks == []
+
+
 def test_sweep_requeues_lost_and_dead_sends_but_not_live_ones(
     setup: Setup, django_capture_on_commit_callbacks: Any
 ) -> None:
