@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.urls import reverse
@@ -12,6 +13,7 @@ from coupa.reference.selectors import chart_list, record_counts
 from coupa.requisitions.mapping import Problem, connection_problems, mapping_problems
 from coupa.requisitions.push import (
     requisition_document,
+    requisition_documents,
     requisition_problems,
     requisition_retry,
     requisition_send,
@@ -106,6 +108,12 @@ class CoupaProvider:
     def request_document(self, *, request: PurchaseRequest) -> dict[str, Any] | None:
         """The PR: id, status, link, state, error, attempts and its purchase orders."""
         return requisition_document(request=request)
+
+    def request_documents(
+        self, *, requests: Sequence[PurchaseRequest]
+    ) -> dict[int, dict[str, Any]]:
+        """The PRs of many requests at once (the request lists), by request pk."""
+        return requisition_documents(requests=requests)
 
 
 def _blocker_url(problem: Problem, mapping: str, connection: str, about: set[Problem]) -> str:

@@ -43,6 +43,7 @@ from spendflo.workflows.selectors import (
     notice_list,
     published_version_list,
     request_document,
+    request_documents,
     request_event_list,
     request_get,
     request_list,
@@ -113,6 +114,10 @@ class RequestSerializer(serializers.ModelSerializer[PurchaseRequest]):
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_document(self, obj: PurchaseRequest) -> dict[str, Any] | None:
+        documents = self.context.get("documents")
+        if documents is not None:  # a list page fetched them all at once
+            found: dict[str, Any] | None = documents.get(obj.pk)
+            return found
         return request_document(request=obj)
 
 
@@ -198,6 +203,15 @@ class RequestList(generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = RequestSerializer
     permission_classes = Member
     queryset = PurchaseRequest.objects.none()
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("many") and args:
+            page = list(args[0])
+            # One batch of provider documents for the page, not one per row.
+            kwargs.setdefault("context", self.get_serializer_context())
+            kwargs["context"]["documents"] = request_documents(requests=page)
+            args = (page, *args[1:])
+        return super().get_serializer(*args, **kwargs)
 
     def get_queryset(self) -> QuerySet[PurchaseRequest]:
         state = self.request.query_params.get("state", "")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,6 +182,30 @@ def request_document(*, request: PurchaseRequest) -> dict[str, Any] | None:
         if document:
             return document
     return None
+
+
+def request_documents(*, requests: Sequence[PurchaseRequest]) -> dict[int, dict[str, Any]]:
+    """The documents of many requests at once, by request pk (for lists: no query per row).
+
+    Providers with a batched `request_documents` hook answer in a few queries; others are
+    asked request by request.
+    """
+    out: dict[int, dict[str, Any]] = {}
+    for provider in provider_list():
+        batched = getattr(provider, "request_documents", None)
+        single = getattr(provider, "request_document", None)
+        missing = [r for r in requests if r.pk not in out]
+        if not missing:
+            break
+        if batched is not None:
+            found: dict[int, dict[str, Any]] = batched(requests=missing)
+            out.update({pk: d for pk, d in found.items() if d})
+        elif single is not None:
+            for r in missing:
+                document = single(request=r)
+                if document:
+                    out[r.pk] = document
+    return out
 
 
 def notice_list(*, user: User, unread: bool = False) -> QuerySet[Notification]:

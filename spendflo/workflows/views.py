@@ -54,6 +54,7 @@ from spendflo.workflows.selectors import (
     published_version_list,
     request_awaiting_list,
     request_document,
+    request_documents,
     request_event_list,
     request_get,
     request_list,
@@ -112,8 +113,11 @@ def document_view(document: dict[str, Any] | None) -> dict[str, Any]:
     shown["attempts"] = [
         {
             "at": a.get("at") or a.get("created_at") or "",
-            "outcome": a.get("outcome") or "",
-            "message": a.get("message") or a.get("detail") or "",
+            "outcome": a.get("outcome_label") or a.get("outcome") or "",
+            "http_status": a.get("http_status"),
+            "message": a.get("message")
+            or a.get("detail")
+            or "; ".join(str(m) for m in a.get("messages") or []),
         }
         for a in document.get("attempts") or []
         if isinstance(a, dict)
@@ -122,9 +126,8 @@ def document_view(document: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _document_rows(requests: list[PurchaseRequest]) -> list[dict[str, Any]]:
-    return [
-        {"request": r, "document": document_view(request_document(request=r))} for r in requests
-    ]
+    documents = request_documents(requests=requests)
+    return [{"request": r, "document": document_view(documents.get(r.pk))} for r in requests]
 
 
 class RequestListView(RequesterMixin, View):

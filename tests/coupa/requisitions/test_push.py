@@ -215,3 +215,58 @@ def test_sweep_requeues_lost_and_dead_sends_but_not_live_ones(
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         ids = requisition_sweep_stale()
     assert sorted(ids) == sorted([rows[0], rows[2]]) and len(callbacks) == 2
+
+
+def _requests_with_prs(setup: Setup, count: int, start: int) -> None:
+    from coupa.models import PurchaseOrder
+
+    now = timezone.now()
+    for n in range(start, start + count):
+        request = PurchaseRequest.objects.create(
+            organization=setup.workflow.organization,
+            version=setup.version,
+            requester=setup.admin,
+            number=500 + n,
+            title=f"Request {n}",
+            answers={},
+            state=PurchaseRequest.State.PR_CREATED,
+            submitted_at=now,
+        )
+        requisition = Requisition.objects.create(
+            request=request,
+            connection=setup.connection,
+            marker=f"SF-acme-list-{n}",
+            submit=False,
+            state=Requisition.State.CREATED,
+            external_id=9000 + n,
+            status="ordered",
+        )
+        PurchaseOrder.objects.create(
+            connection=setup.connection,
+            requisition=requisition,
+            external_id=7000 + n,
+            number=str(7000 + n),
+            status="issued",
+            synced_at=now,
+        )
+
+
+def test_request_lists_cost_the_same_queries_for_5_or_25_requests(
+    setup: Setup, client_as: Any
+) -> None:
+    """All requests asks Coupa's side for every row's PR and POs at once, not row by row."""
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_as(setup.admin)
+    url = reverse("workflows:request_all")
+    _requests_with_prs(setup, 5, 0)
+    client.get(url)  # warm caches (session, content types)
+    with CaptureQueriesContext(db) as five:
+        page = client.get(url)
+    assert page.status_code == 200 and "7004" in page.content.decode()
+    _requests_with_prs(setup, 20, 5)
+    with CaptureQueriesContext(db) as twentyfive:
+        page = client.get(url)
+    assert "7024" in page.content.decode()
+    assert len(twentyfive.captured_queries) == len(five.captured_queries)
