@@ -18,6 +18,7 @@ from coupa.requisitions.push import (
     requisition_retry,
     requisition_send,
 )
+from coupa.requisitions.services import answer_labels
 from integrations.models import Connection, Provider
 from integrations.providers import Blocker, ProviderCard
 from integrations.selectors import connection_current, connection_validation_latest
@@ -108,6 +109,10 @@ class CoupaProvider:
     def request_document(self, *, request: PurchaseRequest) -> dict[str, Any] | None:
         """The PR: id, status, link, state, error, attempts and its purchase orders."""
         return requisition_document(request=request)
+
+    def request_labels(self, *, request: PurchaseRequest) -> dict[str, Any] | None:
+        """The names of the picked records, from imported data (not from the browser)."""
+        return answer_labels(request=request)
 
     def request_documents(
         self, *, requests: Sequence[PurchaseRequest]

@@ -18,6 +18,8 @@ from django.db import transaction
 
 from coupa.client.connection import client_for
 from coupa.client.exceptions import CoupaError, CoupaValidationError
+from coupa.reference.registry import RESOURCES
+from coupa.requisitions.fields import PICKER_KINDS
 from coupa.requisitions.mapping import Problem, mapping_problems
 from coupa.requisitions.payload import RequestInfo, requisition_payload, validate_r39
 from integrations.models import Connection
@@ -25,7 +27,7 @@ from integrations.selectors import connection_current
 from spendflo.audit.models import AuditEvent
 from spendflo.audit.services import audit_record
 from spendflo.users.models import User
-from spendflo.workflows.models import WorkflowVersion
+from spendflo.workflows.models import PurchaseRequest, WorkflowVersion
 
 TEST_TITLE_PREFIX = "[TEST] "
 
@@ -147,3 +149,47 @@ def requisition_test_draft(
     return TestDraft(
         coupa_id, str(created.get("status", "")), requisition_url(connection, coupa_id)
     )
+
+
+def answer_labels(*, request: PurchaseRequest) -> dict[str, Any] | None:
+    """The names of the records a request's answers picked, read from imported data.
+
+    What an approver reads must not come from the requester's browser: a picked id is
+    named here by its record (hidden or inactive ones too: it is what was picked).
+    Shaped like the form's labels: `{"request": {api_name: name}, "lines": [{...}]}`.
+    """
+    connection = connection_current(organization=request.organization)
+    if connection is None:
+        return None
+    pickers = {
+        f.api_name: PICKER_KINDS[f.type]
+        for f in request.version.fields.all()
+        if f.type in PICKER_KINDS
+    }
+    answers = request.answers or {}
+    wanted: dict[str, set[int]] = {}
+    groups = [answers.get("request") or {}, *(answers.get("lines") or [])]
+    for group in groups:
+        for api_name, kind in pickers.items():
+            value = group.get(api_name) if isinstance(group, Mapping) else None
+            if isinstance(value, int) and not isinstance(value, bool):
+                wanted.setdefault(kind, set()).add(value)
+    names: dict[str, dict[int, str]] = {}
+    for kind, pks in wanted.items():
+        model: Any = RESOURCES[kind].model
+        names[kind] = {
+            r.pk: str(r) for r in model.objects.filter(connection=connection, pk__in=pks)
+        }
+
+    def labels(group: Any) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for api_name, kind in pickers.items():
+            value = group.get(api_name) if isinstance(group, Mapping) else None
+            if isinstance(value, int) and value in names.get(kind, {}):
+                out[api_name] = names[kind][value]
+        return out
+
+    return {
+        "request": labels(answers.get("request") or {}),
+        "lines": [labels(line) for line in answers.get("lines") or []],
+    }

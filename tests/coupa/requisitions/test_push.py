@@ -270,3 +270,24 @@ def test_request_lists_cost_the_same_queries_for_5_or_25_requests(
         page = client.get(url)
     assert "7024" in page.content.decode()
     assert len(twentyfive.captured_queries) == len(five.captured_queries)
+
+
+def test_picked_records_are_named_from_imported_data_not_the_browser(setup: Setup) -> None:
+    """An approver reads the vendor's name as imported, whatever label the browser posted."""
+    vendor, address = setup.records["vendor"], setup.records["address"]
+    request = PurchaseRequest.objects.create(
+        organization=setup.workflow.organization,
+        version=setup.version,
+        requester=setup.admin,
+        number=900,
+        title="Labels",
+        answers={"request": {"ship_to": address.pk}, "lines": [{"vendor": vendor.pk}, {}]},
+        labels={"request": {"ship_to": "Fake HQ"}, "lines": [{"vendor": "Shady Ltd"}, {}]},
+        state=PurchaseRequest.State.SENDING,
+        submitted_at=timezone.now(),
+    )
+    labels = CoupaProvider().request_labels(request=request)
+    assert labels == {
+        "request": {"ship_to": str(address)},
+        "lines": [{"vendor": vendor.name}, {}],
+    }
