@@ -10,56 +10,12 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from coupa.models import CoupaUser
 from coupa.reference.selectors import offered_record_list
-from coupa.requisitions.mapping import mapping_accept_suggestions, mapping_set
-from integrations.models import FieldMapping
 from spendflo.workflows.models import PurchaseRequest
-from spendflo.workflows.services import FieldInput, form_field_add, version_publish, workflow_create
+from tests.browser.requesting import coupa_requester, fill_line, pick, published_workflow
 from tests.browser.test_workflow import shot, small_sandbox, synced  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.sandbox
-
-
-def _published(organization: Any, admin: Any, connection: Any) -> Any:
-    version = workflow_create(
-        organization=organization, name="IT hardware", user=admin
-    ).versions.get()
-    for data in (
-        FieldInput("Ship to", type="ship_to", required=True, help_text="Where it is delivered"),
-        FieldInput("Description", group="line", required=True),
-        FieldInput("Quantity", type="number", group="line", required=True),
-        FieldInput("Unit price", type="money", group="line", required=True),
-        FieldInput("Vendor", type="vendor", group="line", required=True),
-    ):
-        form_field_add(version=version, data=data, user=admin)
-    mapping_accept_suggestions(version=version, user=admin)
-    uom = offered_record_list(connection=connection, kind="uoms").filter(code="EA").first()
-    assert uom is not None
-    mapping_set(
-        version=version,
-        target="line.uom",
-        source=FieldMapping.Source.CONSTANT,
-        value={"id": uom.pk},
-        user=admin,
-    )
-    return version_publish(version=version, user=admin)
-
-
-def _pick(scope: Any, label: str, search: str) -> None:
-    scope.get_by_label(f"Search {label}").fill(search)
-    select = scope.get_by_label(label, exact=True)
-    expect(select.locator("option").nth(1)).to_contain_text(search)
-    select.select_option(index=1)  # after the blank "—"
-
-
-def _line(page: Page, number: int, description: str, vendor: str) -> None:
-    line = page.locator(f'fieldset[data-line="{number}"]')
-    line.get_by_label("Description").fill(description)
-    line.get_by_label("Quantity").fill(str(number + 1))
-    line.get_by_label("Unit price", exact=True).fill("125.00")
-    line.get_by_label("Unit price currency").fill("USD")
-    _pick(line, "Vendor", vendor)
 
 
 def test_requester_submits_with_pickers_and_two_lines(
@@ -70,12 +26,8 @@ def test_requester_submits_with_pickers_and_two_lines(
     login: Any,
     page: Page,
 ) -> None:
-    version = _published(organization, admin_user, synced)
-    coupa_user = (
-        CoupaUser.objects.filter(connection=synced, active=True).exclude(external_id=1).first()
-    )
-    assert coupa_user is not None
-    requester = make_user("requester", organization, email=coupa_user.email)
+    version = published_workflow(organization, admin_user, synced)
+    requester = coupa_requester(synced, organization, make_user)
     vendors = list(offered_record_list(connection=synced, kind="vendors")[:2])
     address = offered_record_list(connection=synced, kind="addresses").first()
     assert address is not None and len(vendors) == 2
@@ -92,14 +44,14 @@ def test_requester_submits_with_pickers_and_two_lines(
     expect(page.get_by_test_id("error-request-ship_to")).to_contain_text("required")
     expect(page.get_by_label("Title")).to_have_value("Laptops for the new hires")
 
-    _pick(page.locator('[data-answer="request-ship_to"]'), "Ship to", address.name[:12])
-    _line(page, 1, "Laptop, 14 inch", vendors[0].name)
+    pick(page.locator('[data-answer="request-ship_to"]'), "Ship to", address.name[:12])
+    fill_line(page, 1, "Laptop, 14 inch", vendors[0].name)
     page.get_by_role("button", name="Add line").click()
     expect(page.locator('fieldset[data-line="2"]')).to_be_visible()
     expect(page.locator('fieldset[data-line="1"]').get_by_label("Description")).to_have_value(
         "Laptop, 14 inch"
     )
-    _line(page, 2, "Docking station", vendors[1].name)
+    fill_line(page, 2, "Docking station", vendors[1].name)
     page.get_by_role("button", name="Submit request").click()
 
     expect(
