@@ -23,6 +23,7 @@ ENV_FILE = ROOT / ".env"
 WEB_PORT = int(os.environ.get("WEB_PORT", "8000"))
 SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", "8111"))
 DEFAULT_AUTOPILOT = "approve=30,order=60,receive=300"
+DEMO_EMAILS = "requester@demo.example,admin@demo.example,ops@demo.example"  # demo_setup's
 
 
 def read_env() -> dict[str, str]:
@@ -86,6 +87,8 @@ def _processes(env: dict[str, str]) -> dict[str, list[str]]:
             "--state-file", str(ROOT / "var" / "sandbox-state.json"),
             # New requisitions get approved, ordered and received by themselves (demo).
             "--autopilot", env.get("COUPA_SANDBOX_AUTOPILOT", DEFAULT_AUTOPILOT),
+            # The demo's people are Coupa users too, so their requests can become PRs.
+            "--user-emails", DEMO_EMAILS,
         ]
     return procs
 

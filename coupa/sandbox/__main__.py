@@ -119,6 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
         "header:po-ref:string:required,line:project:lookup=Apollo|Zephyr",
     )
     g.add_argument(
+        "--user-emails",
+        default="",
+        help="comma-separated emails given (as email and login) to users 2, 3, … (demo users)",
+    )
+    g.add_argument(
         "--buyer-action",
         choices=sorted(ROUTING_RULES),
         default=DEFAULT_ROUTING,
@@ -278,6 +283,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         warm_cache=args.warm_cache,
         prefetch=args.prefetch,
         api_ordered_share=args.api_ordered_share,
+        user_emails=tuple(e.strip() for e in args.user_emails.split(",") if e.strip()),
     )
     if args.anchor_date is not None:
         cfg.anchor = anchor_from_date(args.anchor_date)

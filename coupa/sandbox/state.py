@@ -74,6 +74,7 @@ class SandboxConfig:
     warm_cache: bool = False
     prefetch: bool = True  # render the next keyset page in idle time
     api_ordered_share: float = 0.3  # of the seeded API requisitions (sizes["api_requisitions"])
+    user_emails: tuple[str, ...] = ()  # given to users 2, 3, … (the product's own demo users)
     autopilot: dict[str, float] = field(default_factory=dict)  # step -> seconds
 
 
@@ -114,13 +115,27 @@ class SandboxState:
         self.latency_jitter_ms = config.latency_jitter_ms
         if config.state_file is not None and config.state_file.exists():
             self._load_file(config.state_file)
+            self._name_users()
         else:
             self.store.generate()
+            self._name_users()
         if config.warm_cache:
             self.store.warm()
         self.autopilot = Autopilot(self.clock or time.monotonic, config.autopilot)
         self.autopilot.start(self.store)
         settle_heap()
+
+    def _name_users(self) -> None:
+        """Give users 2, 3, … the configured emails (and logins), active: a demo's own people
+        then exist in Coupa, as on an instance where the customer created them."""
+        users = self.store.collection("users")
+        for rec_id, email in enumerate(self.config.user_emails, start=2):
+            rec = users.records.get(rec_id)
+            if rec is None:
+                continue
+            rec.update({"email": email, "login": email, "sso-identifier": email, "active": True})
+        if self.config.user_emails:
+            self.store.renderer.invalidate("users")
 
     def _load_file(self, path: Path) -> None:
         state = json.loads(path.read_text(encoding="utf-8"))
@@ -169,6 +184,7 @@ class SandboxState:
             self.declare_requisition_fields(self.config.requisition_fields)
         self.routing = self.config.routing
         self.store.generate()
+        self._name_users()
         settle_heap()
         self.auth.reset_clients()
         if tokens:
