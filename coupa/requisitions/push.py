@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -612,13 +613,21 @@ def _document(requisition: Requisition) -> dict[str, Any]:
                 "number": order.number,
                 "status": order.status,
                 "supplier": order.supplier_name,
-                "total": str(order.total) if order.total is not None else None,
+                "total": _money(order.total),
                 "currency": order.currency_code,
                 "url": order_url(connection, order.external_id),
             }
             for order in requisition.purchase_orders.all()
         ],
     }
+
+
+def _money(amount: Decimal | None) -> str | None:
+    """A total as people read it: 747.00, keeping digits beyond cents only when they count."""
+    if amount is None:
+        return None
+    cents = amount.quantize(Decimal("0.01"))
+    return str(cents if cents == amount else amount.normalize())
 
 
 def _messages(requisition: Requisition) -> list[str]:

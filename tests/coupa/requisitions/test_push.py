@@ -291,3 +291,13 @@ def test_picked_records_are_named_from_imported_data_not_the_browser(setup: Setu
         "request": {"ship_to": str(address)},
         "lines": [{"vendor": vendor.name}, {}],
     }
+
+
+def test_po_totals_read_as_money() -> None:
+    from decimal import Decimal
+
+    from coupa.requisitions.push import _money
+
+    assert _money(Decimal("747.0000")) == "747.00"
+    assert _money(Decimal("12.3450")) == "12.345"
+    assert _money(None) is None
