@@ -461,3 +461,41 @@ def test_transient_errors_until_the_deadline_are_reported_and_nothing_is_created
     requisition.refresh_from_db()
     assert requisition.state == Requisition.State.CREATED
     assert len(in_sandbox(sandbox, requisition.marker)) == 1
+
+
+@pytest.mark.django_db
+def test_a_change_in_coupa_notifies_once_however_many_passes_see_it(
+    world: World, sandbox: SandboxHandle, django_capture_on_commit_callbacks: Any, mailoutbox: Any
+) -> None:
+    """One notice and one email per change (approved, then ordered with its PO), never per poll."""
+    from spendflo.workflows.models import Notification
+
+    requisition = created(world, sandbox, django_capture_on_commit_callbacks)
+    requester = requisition.request.requester
+
+    def notices() -> list[str]:
+        return list(
+            Notification.objects.filter(recipient=requester, request=requisition.request)
+            .order_by("pk")
+            .values_list("message", flat=True)
+        )
+
+    def mails() -> int:
+        return sum(requester.email in m.to for m in mailoutbox)
+
+    before, before_mail = len(notices()), mails()
+    sandbox.approve(requisition.external_id)
+    for _ in range(3):
+        with django_capture_on_commit_callbacks(execute=True):
+            requisition_sync(connection=world.connection, mode="daily")
+    approved = notices()[before:]
+    assert len(approved) == 1 and "approved" in approved[0]
+    assert mails() == before_mail + 1
+    sandbox.order(requisition.external_id)
+    for mode in ("daily", "hourly", "daily"):
+        with django_capture_on_commit_callbacks(execute=True):
+            requisition_sync(connection=world.connection, mode=mode)
+    later = notices()[before + 1 :]
+    assert len(later) == 2, later  # ordered, and its purchase order issued
+    assert any("ordered" in n for n in later) and any("Purchase order" in n for n in later)
+    assert mails() == before_mail + 3
