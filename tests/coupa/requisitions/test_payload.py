@@ -8,9 +8,7 @@ from typing import Any
 import pytest
 
 from coupa.client.connection import client_for
-from coupa.models import CoupaUser, Uom
-from coupa.reference.services import charts_select
-from coupa.reference.walk import sync_run_execute
+from coupa.models import CoupaUser
 from coupa.requisitions.mapping import mapping_accept_suggestions, mapping_problems, mapping_set
 from coupa.requisitions.payload import (
     RequestInfo,
@@ -20,9 +18,7 @@ from coupa.requisitions.payload import (
 )
 from coupa.sandbox.testing import SandboxHandle, running_sandbox
 from integrations.models import FieldMapping
-from spendflo.workflows.services import FieldInput, form_field_add, workflow_create
-from tests.coupa.requisitions.conftest import FORM, Setup
-from tests.coupa.support import connect_sandbox, load_charts
+from tests.coupa.requisitions.conftest import Setup, mapped_workflow_on_sandbox
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -143,31 +139,9 @@ def test_preview_payload_is_accepted_by_the_sandbox(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     """Imported data, a mapped workflow, sample answers: Coupa (the sandbox) says 201."""
-    connection = connect_sandbox(
+    connection, version, requester = mapped_workflow_on_sandbox(
         organization, admin_user, sandbox, django_capture_on_commit_callbacks, settings
     )
-    charts = load_charts(connection)
-    run = charts_select(
-        connection=connection, chart_ids=[charts[0].pk], user=admin_user, enqueue=False
-    )
-    assert run is not None and sync_run_execute(sync_run_id=run.pk) is not None
-    coupa_user = (
-        CoupaUser.objects.filter(connection=connection, active=True).exclude(external_id=1).first()
-    )
-    assert coupa_user is not None
-    requester = UserFactory(organization=organization, email=coupa_user.email)
-    workflow = workflow_create(organization=organization, name="Hardware", user=admin_user)
-    version = workflow.versions.get()
-    for data in FORM:
-        form_field_add(version=version, data=data, user=admin_user)
-    form_field_add(
-        version=version, data=FieldInput("Unit", type="uom", group="line"), user=admin_user
-    )
-    mapping_accept_suggestions(version=version, user=admin_user)
-    uom = version.mappings.get(target="line.uom")
-    uom.default = {"id": Uom.objects.get(connection=connection, code="EA").pk}
-    uom.save()
-    assert mapping_problems(version) == []
     answers = sample_answers(version, requester=requester)
     result = requisition_payload(version=version, answers=answers, requester=requester, info=INFO)
     assert result.problems == []
@@ -175,6 +149,7 @@ def test_preview_payload_is_accepted_by_the_sandbox(
     with client_for(connection) as client:
         created = client.post("/api/requisitions", result.payload)
     assert created["status"] == "draft"
+    coupa_user = CoupaUser.objects.get(connection=connection, email=requester.email)
     assert created["requested-by"]["id"] == coupa_user.external_id
     assert created["req-title"] == result.payload["req-title"]
     assert len(created["requisition-lines"]) == 1

@@ -13,12 +13,9 @@ from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
 
-from coupa.models import CoupaUser, PurchaseOrder, Requisition, RequisitionAttempt, Uom, Vendor
+from coupa.models import PurchaseOrder, Requisition, RequisitionAttempt, Uom, Vendor
 from coupa.provider import CoupaProvider
-from coupa.reference.services import charts_select
-from coupa.reference.walk import sync_run_execute
 from coupa.requisitions import push
-from coupa.requisitions.mapping import mapping_accept_suggestions, mapping_problems
 from coupa.requisitions.payload import sample_answers, validate_r39
 from coupa.requisitions.push import requisition_create, requisition_sweep_stale
 from coupa.requisitions.status_sync import requisition_sync
@@ -26,10 +23,9 @@ from coupa.sandbox.testing import SandboxHandle, running_sandbox
 from integrations.models import Connection, FieldMapping, SyncRun
 from spendflo.users.models import User
 from spendflo.workflows.models import PurchaseRequest, WorkflowVersion
-from spendflo.workflows.services import FieldInput, form_field_add, workflow_create
-from tests.coupa.requisitions.conftest import FORM
-from tests.coupa.support import api_requests, connect_sandbox, load_charts
-from tests.factories import UomFactory, UserFactory
+from tests.coupa.requisitions.conftest import mapped_workflow_on_sandbox
+from tests.coupa.support import api_requests
+from tests.factories import UomFactory
 
 pytestmark = [pytest.mark.sandbox]
 PROVIDER = CoupaProvider()
@@ -73,31 +69,9 @@ def world(
     fast: None,
     django_capture_on_commit_callbacks: Any,
 ) -> World:
-    connection = connect_sandbox(
+    connection, version, requester = mapped_workflow_on_sandbox(
         organization, admin_user, sandbox, django_capture_on_commit_callbacks, settings
     )
-    charts = load_charts(connection)
-    run = charts_select(
-        connection=connection, chart_ids=[charts[0].pk], user=admin_user, enqueue=False
-    )
-    assert run is not None and sync_run_execute(sync_run_id=run.pk) is not None
-    coupa_user = (
-        CoupaUser.objects.filter(connection=connection, active=True).exclude(external_id=1).first()
-    )
-    assert coupa_user is not None
-    requester = UserFactory(organization=organization, email=coupa_user.email)
-    workflow = workflow_create(organization=organization, name="Hardware", user=admin_user)
-    version = workflow.versions.get()
-    for data in FORM:
-        form_field_add(version=version, data=data, user=admin_user)
-    form_field_add(
-        version=version, data=FieldInput("Unit", type="uom", group="line"), user=admin_user
-    )
-    mapping_accept_suggestions(version=version, user=admin_user)
-    uom = version.mappings.get(target="line.uom")
-    uom.default = {"id": Uom.objects.get(connection=connection, code="EA").pk}
-    uom.save()
-    assert mapping_problems(version) == []
     version.state = WorkflowVersion.State.PUBLISHED
     version.published_at = timezone.now()
     version.save()
