@@ -160,7 +160,6 @@ def _requirement_problem(pr: PrField, mappings: Mapping[str, FieldMapping]) -> s
         what = "on quantity lines" if pr.required == "quantity_line" else ""
         return " ".join(filter(None, (f"{pr.label} is required by Coupa", what))) + ": map it."
     if not _always_present(mapping):
-        assert mapping.form_field is not None or mapping.source == Source.FORM_FIELD
         name = mapping.form_field.label if mapping.form_field else "The form field"
         return (
             f"“{name}” is optional on the form but {pr.label} is required: make the form "
@@ -333,11 +332,7 @@ def mapping_table(version: WorkflowVersion) -> list[Row]:
 def _locked(pr: PrField, mappings: Mapping[str, FieldMapping]) -> bool:
     """Whether removing this field's mapping would leave a required field empty."""
     without = {k: v for k, v in mappings.items() if k != pr.key}
-    return _requirement_problem(pr, without) is not None or (
-        pr.required == "description_or_item"
-        and _requirement_problem(pr, mappings) is None
-        and _requirement_problem(pr, without) is not None
-    )
+    return _requirement_problem(pr, without) is not None
 
 
 def connection_problems(version: WorkflowVersion) -> list[Problem]:
