@@ -341,7 +341,9 @@ def sample_answers(version: WorkflowVersion, *, requester: User) -> dict[str, An
     line: dict[str, Any] = {}
     currency = "USD"
     if connection is not None:
-        first = offered_record_list(connection=connection, kind="currencies").first()
+        offered = offered_record_list(connection=connection, kind="currencies")
+        # USD when the instance offers it (most do), else the first offered currency.
+        first = offered.filter(code=currency).first() or offered.first()
         currency = first.code if first else currency
     today = timezone.localdate()
     for ff in version.fields.all():
