@@ -27,7 +27,8 @@ from coupa.sandbox.create import DEFAULT_ROUTING, ROUTING_RULES
 from coupa.sandbox.customfields import parse_custom_field_option
 from coupa.sandbox.faults import FaultSettings, parse_methods
 from coupa.sandbox.generator import DEFAULT_SIZES
-from coupa.sandbox.resources import parse_custom_fields
+from coupa.sandbox.layouts import ID_LAYOUTS, check_inactive_shares, parse_inactive_shares
+from coupa.sandbox.resources import Registry, parse_custom_fields
 from coupa.sandbox.scopes import DEFAULT_CLIENT_SCOPES
 from coupa.sandbox.state import SandboxConfig, SandboxState, anchor_from_date
 
@@ -39,6 +40,15 @@ def _share(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError("must be between 0 and 1")
     return value
+
+
+def _inactive_shares(text: str) -> dict[str, float]:
+    try:
+        shares = parse_inactive_shares(text)
+        check_inactive_shares(shares, Registry.build())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return shares
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,6 +118,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="share of --api-requisitions ordered into purchase orders, 0..1 (default 0.3)",
     )
     g.add_argument(
+        "--id-layout",
+        choices=ID_LAYOUTS,
+        default="dense",
+        help="ids of the reference data (charts, accounts, suppliers, items, users, addresses, "
+        "commodities, uoms, currencies, departments): dense 1..n, sparse (gaps of 1 to "
+        "199,999) or clustered (a few runs of consecutive ids far apart, and lone ids between); "
+        "the data is otherwise the same (default dense)",
+    )
+    g.add_argument(
+        "--inactive-share",
+        type=_inactive_shares,
+        default={},
+        metavar="RESOURCE=SHARE,...",
+        help="share of a resource's records that are inactive, 0..1, e.g. items=0.95,accounts=0.5 "
+        "(other resources as generated)",
+    )
+    g.add_argument(
         "--custom-fields",
         default="",
         help="custom fields per resource, e.g. accounts:cost-center,suppliers:region",
@@ -121,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--user-emails",
         default="",
-        help="comma-separated emails given (as email and login) to users 2, 3, … (demo users)",
+        help="comma-separated emails given (as email and login) to the 2nd, 3rd, … user "
+        "(demo users)",
     )
     g.add_argument(
         "--buyer-action",
@@ -283,6 +311,8 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         warm_cache=args.warm_cache,
         prefetch=args.prefetch,
         api_ordered_share=args.api_ordered_share,
+        id_layout=args.id_layout,
+        inactive_shares=args.inactive_share,
         user_emails=tuple(e.strip() for e in args.user_emails.split(",") if e.strip()),
     )
     if args.anchor_date is not None:

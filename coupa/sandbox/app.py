@@ -64,6 +64,10 @@ def _error(object_name: str, message: str, status: int) -> Response:
     return Response(_json_bytes(_error_body(object_name, message)), status, media_type=JSON_TYPE)
 
 
+#: Where a collection GET leaves how many records it returned, for the statistics.
+RECORDS_KEY = "coupa_sandbox.records"
+
+
 def endpoint_key(path: str) -> str:
     """Return the path with ids replaced, e.g. /api/items/{id}."""
     parts = path.split("/")
@@ -241,6 +245,7 @@ class SandboxApp:
                 client_id=token.client_id if token else None,
                 ms=(time.perf_counter() - started) * 1000,
                 fault=fault,
+                records=scope.get(RECORDS_KEY),
             )
 
     async def _unanswered(self, scope: Scope, receive: Receive, send: Send, fault: str) -> None:
@@ -380,8 +385,10 @@ def build_router(state: SandboxState) -> Starlette:
                 _json_bytes(_error_body(spec.object_name, str(exc))), 400, media_type=JSON_TYPE
             )
         if q.return_none:
+            request.scope[RECORDS_KEY] = 0
             return Response(b"", 200, media_type=JSON_TYPE)
         records = execute(store.collections[spec.name], q)
+        request.scope[RECORDS_KEY] = len(records)
         sel = q.selection
         assert sel is not None
         body = store.renderer.render_list(sel, records)

@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from coupa.sandbox import words
+from coupa.sandbox import layouts, words
 from coupa.sandbox.render import instance_timezone
 from coupa.sandbox.resources import Registry
 
@@ -131,9 +131,9 @@ CHART_TEMPLATES: tuple[ChartTemplate, ...] = (
 )
 
 
-def chart_template(chart_id: int) -> ChartTemplate:
-    """Return the template of chart `chart_id` (templates repeat past the fourth chart)."""
-    return CHART_TEMPLATES[(chart_id - 1) % len(CHART_TEMPLATES)]
+def chart_template(index: int) -> ChartTemplate:
+    """Return the template of the `index`-th chart, from 0 (templates repeat past the fourth)."""
+    return CHART_TEMPLATES[index % len(CHART_TEMPLATES)]
 
 
 def _combo(segments: tuple[tuple[str, ...], ...], index: int) -> list[str]:
@@ -167,6 +167,17 @@ class Context:
         """Return a random id of `resource`, or None if it has none."""
         pool = self.ids.get(resource)
         return rng.choice(pool) if pool else None
+
+    def nth(self, resource: str, index: int) -> int:
+        """Return the id of the `index`-th record (from 0) of `resource`, whatever the layout.
+
+        While `resource` itself is being generated its ids are still dense: `index + 1`.
+        """
+        return layouts.nth_id(self.ids.get(resource), index)
+
+    def index_of(self, resource: str, rec_id: int) -> int:
+        """Return the position (from 0) of record `rec_id` of `resource`."""
+        return layouts.index_of(self.ids.get(resource), rec_id)
 
 
 def stamps(rng: random.Random, anchor: int) -> tuple[int, int]:
@@ -232,7 +243,7 @@ def make_commodities(rng: random.Random, rec_id: int, index: int, ctx: Context) 
     rec.update({"name": name, "category": category, "active": rng.random() > 0.05})
     if parent is not None:
         names = [c[0] for c in words.COMMODITIES]
-        rec["parent"] = names.index(parent) + 1
+        rec["parent"] = ctx.nth("commodities", names.index(parent))
     return rec
 
 
@@ -305,15 +316,15 @@ def make_addresses(rng: random.Random, rec_id: int, index: int, ctx: Context) ->
 
 def make_account_types(rng: random.Random, rec_id: int, index: int, ctx: Context) -> Record:
     """Return a chart of accounts: one dynamic, one inactive in every four."""
-    tpl = chart_template(rec_id)
+    tpl = chart_template(index)
     rec = _base(rng, rec_id, ctx)
-    cycle = (rec_id - 1) // len(CHART_TEMPLATES)
+    cycle = index // len(CHART_TEMPLATES)
     currencies = [c[0] for c in words.CURRENCIES]
     rec.update(
         {
             "name": tpl.name if cycle == 0 else f"{tpl.name} {cycle + 1}",
             "active": tpl.active,
-            "currency": currencies.index(tpl.currency) + 1,
+            "currency": ctx.nth("currencies", currencies.index(tpl.currency)),
             "dynamic-flag": tpl.dynamic,
             "legal-entity-name": tpl.legal_entity,
             "primary-contact": {
@@ -332,7 +343,7 @@ def make_account(
     rng: random.Random, rec_id: int, chart_id: int, combo_index: int, ctx: Context
 ) -> Record:
     """Return an account of chart `chart_id`: segments, code = segments joined by "-"."""
-    tpl = chart_template(chart_id)
+    tpl = chart_template(ctx.index_of("account_types", chart_id))
     segs = _combo(tpl.segments, combo_index)
     rec = _base(rng, rec_id, ctx)
     gl = next((_GL_NAMES[s] for s in segs if s in _GL_NAMES), "General")
@@ -423,7 +434,7 @@ def make_suppliers(rng: random.Random, rec_id: int, index: int, ctx: Context) ->
     return rec
 
 
-_UOM_INDEX = {u[0]: i + 1 for i, u in enumerate(words.UOMS)}
+_UOM_INDEX = {u[0]: i for i, u in enumerate(words.UOMS)}
 
 
 def make_items(rng: random.Random, rec_id: int, index: int, ctx: Context) -> Record:
@@ -444,7 +455,7 @@ def make_items(rng: random.Random, rec_id: int, index: int, ctx: Context) -> Rec
             "manufacturer-name": maker,
             "manufacturer-part-number": mpn,
             "commodity": ctx.pick(rng, "commodities"),
-            "uom": _UOM_INDEX.get(uom, 1),
+            "uom": ctx.nth("uoms", _UOM_INDEX.get(uom, 0)),
             "api-user": API_USER_ID,
         }
     )
@@ -452,9 +463,10 @@ def make_items(rng: random.Random, rec_id: int, index: int, ctx: Context) -> Rec
 
 
 def make_users(rng: random.Random, rec_id: int, index: int, ctx: Context) -> Record:
-    """Return a user; user 1 is the integration's API user."""
+    """Return a user; the first one (id 1) is the integration's API user."""
     rec = _base(rng, rec_id, ctx)
-    if rec_id == API_USER_ID:
+    api_user = index == 0
+    if api_user:
         first, last, login = "Integration", "API User", "spendflo.integration"
     else:
         first, last = rng.choice(words.FIRST_NAMES), rng.choice(words.LAST_NAMES)
@@ -464,14 +476,14 @@ def make_users(rng: random.Random, rec_id: int, index: int, ctx: Context) -> Rec
         {
             "login": login,
             "email": email,
-            "purchasing-user": rec_id == API_USER_ID or rng.random() < 0.7,
+            "purchasing-user": api_user or rng.random() < 0.7,
             "expense-user": rng.random() < 0.4,
             "employee-number": f"E{10000 + rec_id}",
             "firstname": first,
             "lastname": last,
             "fullname": f"{first} {last}",
-            "api-user": rec_id == API_USER_ID,
-            "active": rec_id == API_USER_ID or rng.random() > 0.1,
+            "api-user": api_user,
+            "active": api_user or rng.random() > 0.1,
             "sso-identifier": email,
             "default-locale": "en",
             "mention-name": f"{first}{last}".lower().replace(" ", ""),
@@ -500,11 +512,12 @@ def make_users(rng: random.Random, rec_id: int, index: int, ctx: Context) -> Rec
                     "system-role": True,
                 }
             ],
-            "manager": None if rec_id <= 2 else rng.randrange(1, rec_id),
+            # Someone generated before this user (the API user and the first one have none).
+            "manager": None if index <= 1 else ctx.nth("users", rng.randrange(index)),
             "default-address": ctx.pick(rng, "addresses"),
             "default-account": ctx.pick(rng, "accounts"),
             "default-account-type": ctx.pick(rng, "account_types"),
-            "default-currency": 1,
+            "default-currency": ctx.nth("currencies", 0),
             "department": ctx.pick(rng, "departments"),
         }
     )
@@ -624,7 +637,7 @@ def _purchasing(
         return result
     statuses = [s for s, _ in REQUISITION_STATUSES]
     weights = [w for _, w in REQUISITION_STATUSES]
-    currency_ids = {c[0]: i + 1 for i, c in enumerate(words.CURRENCIES)}
+    currency_ids = {c[0]: ctx.nth("currencies", i) for i, c in enumerate(words.CURRENCIES)}
     anchor = ctx.anchor
     for req_id in range(1, n + 1):
         requester = rng.choice(users)
@@ -879,7 +892,7 @@ def api_requisitions(
     if n <= 0 or not (users and suppliers and addresses):
         return result
     share = min(1.0, max(0.0, ordered_share))
-    usd = next(i + 1 for i, c in enumerate(words.CURRENCIES) if c[0] == "USD")
+    usd = next(ctx.nth("currencies", i) for i, c in enumerate(words.CURRENCIES) if c[0] == "USD")
     anchor = ctx.anchor
     for index in range(n):
         requester = rng.choice(users)
@@ -1001,10 +1014,17 @@ def _accounts(n: int, ctx: Context, seed: int) -> Iterator[Record]:
     charts = ctx.ids.get("account_types", [])
     if not charts:
         return
-    weights = [chart_template(c).weight for c in charts]
+    weights = [chart_template(i).weight for i in range(len(charts))]
     total = sum(weights)
     counts = [int(n * w / total) for w in weights]
     counts[0] += n - sum(counts)
+    if n >= len(charts):
+        # Every chart has accounts (with many charts the light ones would round to none),
+        # taken from the biggest: a chart's accounts stay a small share of many charts'.
+        for i, count in enumerate(counts):
+            if count == 0:
+                counts[counts.index(max(counts))] -= 1
+                counts[i] = 1
     rec_id = 0
     for chart_id, count in zip(charts, counts, strict=True):
         for k in range(count):
@@ -1020,12 +1040,24 @@ def generate(
     registry: Registry,
     sizes: Mapping[str, int] | None = None,
     api_ordered_share: float = 0.3,
+    id_layout: str = "dense",
+    inactive_shares: Mapping[str, float] | None = None,
 ) -> tuple[dict[str, list[Record]], Context]:
     """Generate every resource; return the records by resource and the generation context.
 
     `sizes["api_requisitions"]` adds that many open requisitions of the API user after the
     generated ones (`api_requisitions`), `api_ordered_share` of them ordered.
+    `inactive_shares` ({resource: share}) then sets that share of a resource's records
+    inactive, and `id_layout` gives the reference resources dense, sparse or clustered
+    ids (coupa/sandbox/layouts.py); neither changes anything else. Raises ValueError for
+    an unknown layout or a bad share.
     """
+    if id_layout not in layouts.ID_LAYOUTS:
+        raise ValueError(
+            f"id layout must be one of {', '.join(layouts.ID_LAYOUTS)} ({id_layout!r})"
+        )
+    if inactive_shares:
+        layouts.check_inactive_shares(inactive_shares, registry)
     want = dict(DEFAULT_SIZES)
     want.update(FIXED_SIZES)
     want.update(sizes or {})
@@ -1061,4 +1093,7 @@ def generate(
     for resource, records in purchasing.items():
         out[resource] = records
         ctx.ids[resource] = [r["id"] for r in records]
+    if inactive_shares:
+        layouts.apply_inactive_shares(out, shares=inactive_shares, seed=seed, registry=registry)
+    layouts.apply_layout(out, layout=id_layout, seed=seed, registry=registry, ctx=ctx)
     return out, ctx

@@ -74,7 +74,9 @@ class SandboxConfig:
     warm_cache: bool = False
     prefetch: bool = True  # render the next keyset page in idle time
     api_ordered_share: float = 0.3  # of the seeded API requisitions (sizes["api_requisitions"])
-    user_emails: tuple[str, ...] = ()  # given to users 2, 3, … (the product's own demo users)
+    id_layout: str = "dense"  # ids of the reference data: dense, sparse or clustered (layouts.py)
+    inactive_shares: dict[str, float] = field(default_factory=dict)  # resource -> share inactive
+    user_emails: tuple[str, ...] = ()  # given to the 2nd, 3rd, … user (the product's demo users)
     autopilot: dict[str, float] = field(default_factory=dict)  # step -> seconds
 
 
@@ -97,13 +99,7 @@ class SandboxState:
         self.config = config
         self.registry = Registry.build(config.custom_fields, config.requisition_fields)
         self.routing = config.routing
-        self.store = Store(
-            registry=self.registry,
-            seed=config.seed,
-            anchor=config.anchor,
-            sizes=config.sizes,
-            api_ordered_share=config.api_ordered_share,
-        )
+        self.store = self._new_store()
         self.auth = AuthService(
             config.clients, token_ttl=config.token_ttl, scope_mode=config.scope_mode
         )
@@ -125,14 +121,25 @@ class SandboxState:
         self.autopilot.start(self.store)
         settle_heap()
 
+    def _new_store(self) -> Store:
+        config = self.config
+        return Store(
+            registry=self.registry,
+            seed=config.seed,
+            anchor=config.anchor,
+            sizes=config.sizes,
+            api_ordered_share=config.api_ordered_share,
+            id_layout=config.id_layout,
+            inactive_shares=config.inactive_shares,
+        )
+
     def _name_users(self) -> None:
-        """Give users 2, 3, … the configured emails (and logins), active: a demo's own people
-        then exist in Coupa, as on an instance where the customer created them."""
+        """Give the 2nd, 3rd, … user the configured emails (and logins), active: a demo's own
+        people then exist in Coupa, as on an instance where the customer created them."""
         users = self.store.collection("users")
-        for rec_id, email in enumerate(self.config.user_emails, start=2):
-            rec = users.records.get(rec_id)
-            if rec is None:
-                continue
+        # By position, not id: with sparse or clustered ids the second user is not user 2.
+        for rec_id, email in zip(users.ids[1:], self.config.user_emails, strict=False):
+            rec = users.records[rec_id]
             rec.update({"email": email, "login": email, "sso-identifier": email, "active": True})
         if self.config.user_emails:
             self.store.renderer.invalidate("users")
@@ -144,13 +151,7 @@ class SandboxState:
         if (saved_cf, saved_rf) != (self.registry.custom_fields, self.registry.requisition_fields):
             # The file's custom fields win: its records carry their values.
             self.registry = Registry.build(saved_cf, saved_rf)
-            self.store = Store(
-                registry=self.registry,
-                seed=self.config.seed,
-                anchor=self.config.anchor,
-                sizes=self.config.sizes,
-                api_ordered_share=self.config.api_ordered_share,
-            )
+            self.store = self._new_store()
         self.store.load_state(state)
         if state.get("clients"):
             self.auth.clients = {c.client_id: c for c in load_clients(state)}
@@ -222,6 +223,8 @@ class SandboxState:
             "token_ttl": self.auth.token_ttl,
             "seed": self.config.seed,
             "anchor": self.config.anchor,
+            "id_layout": self.store.id_layout,
+            "inactive_shares": dict(self.store.inactive_shares),
             "custom_fields": {k: list(v) for k, v in self.registry.custom_fields.items()},
             "requisition_fields": [f.public() for f in self.registry.requisition_fields],
             "buyer_action": self.routing,

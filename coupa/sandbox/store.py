@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from coupa.sandbox import generator
+from coupa.sandbox import generator, layouts
 from coupa.sandbox.query import Resolver
 from coupa.sandbox.render import Renderer, Selection, utc_now
 from coupa.sandbox.resources import Registry, ResourceSpec
@@ -80,12 +80,21 @@ class Store:
         anchor: int,
         sizes: Mapping[str, int] | None = None,
         api_ordered_share: float = 0.3,
+        id_layout: str = "dense",
+        inactive_shares: Mapping[str, float] | None = None,
     ) -> None:
         self.registry = registry
         self.seed = seed
         self.anchor = anchor
         self.sizes = dict(sizes or {})
         self.api_ordered_share = api_ordered_share
+        if id_layout not in layouts.ID_LAYOUTS:
+            raise ValueError(
+                f"id layout must be one of {', '.join(layouts.ID_LAYOUTS)} ({id_layout!r})"
+            )
+        layouts.check_inactive_shares(inactive_shares or {}, registry)
+        self.id_layout = id_layout
+        self.inactive_shares = dict(inactive_shares or {})
         self.collections: dict[str, Collection] = {}
         self.renderer = Renderer(registry, self.lookup)
         self.resolver = Resolver(registry, self.lookup)
@@ -109,6 +118,8 @@ class Store:
             registry=self.registry,
             sizes=self.sizes,
             api_ordered_share=self.api_ordered_share,
+            id_layout=self.id_layout,
+            inactive_shares=self.inactive_shares,
         )
         self._load(data)
         self._add_counter = 0
@@ -190,8 +201,10 @@ class Store:
         ids = op.get("ids")
         if ids is None and "id" in op:
             ids = [op["id"]]
+        if ids is None and "share" in op:
+            ids = self._sample(coll, op["share"])
         if ids is None:
-            raise MutationError("give `id` or `ids`")
+            raise MutationError("give `id`, `ids` or `share`")
         out = []
         for rec_id in ids:
             rec = coll.records.get(int(rec_id))
@@ -199,6 +212,16 @@ class Store:
                 raise MutationError(f"{coll.spec.name} {rec_id} not found")
             out.append(rec)
         return out
+
+    def _sample(self, coll: Collection, share: Any) -> list[int]:
+        """Return a seeded sample of round(n * share) ids (at least one if share > 0), sorted."""
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+            raise MutationError("share must be a number between 0 and 1")
+        n = len(coll.ids)
+        k = min(n, max(1, round(n * share))) if share > 0 else 0
+        self._add_counter += 1
+        rng = generator.stream(self.seed, coll.spec.name, f"sample-{self._add_counter}")
+        return sorted(rng.sample(coll.ids, k))
 
     def _set_active(self, coll: Collection, rec: Record, active: bool) -> None:
         field = coll.spec.active_field
@@ -213,7 +236,9 @@ class Store:
         """Apply one mutation and return what changed.
 
         Operations: rename, update, deactivate, reactivate, touch, add,
-        move_accounts (see docs/sandbox.md). Raises MutationError.
+        move_accounts (see docs/sandbox.md). All but add and move_accounts take `id`,
+        `ids` or `share` (a seeded sample of that share of the records). Raises
+        MutationError.
         """
         kind = op.get("op")
         now = utc_now()
@@ -281,7 +306,7 @@ class Store:
         ctx.ids = {name: list(c.ids) for name, c in self.collections.items()}
         new_ids: list[int] = []
         if resource == "accounts":
-            chart = op.get("account_type_id", 1)
+            chart = op.get("account_type_id", 1)  # the first chart: id 1 on every layout
             if not isinstance(chart, int) or self.lookup("account_types", chart) is None:
                 raise MutationError("add accounts needs an existing account_type_id")
             codes = {r.get("code") for r in coll.records.values() if r.get("account-type") == chart}
@@ -299,8 +324,10 @@ class Store:
             maker = generator.MAKERS[resource]
             for _ in range(count):
                 rec_id = coll.next_id()
-                rec = maker(rng, rec_id, rec_id - 1, ctx)
+                # The position after the last record (the id too on a dense layout).
+                rec = maker(rng, rec_id, len(coll), ctx)
                 self._finish_new(coll, rec, rng, now)
+                ctx.ids[resource].append(rec_id)  # a later one may point at it (a manager)
                 new_ids.append(rec_id)
         return {"resource": resource, "ids": new_ids}
 
@@ -353,6 +380,8 @@ class Store:
             "format": STATE_FORMAT,
             "seed": self.seed,
             "anchor": self.anchor,
+            "id_layout": self.id_layout,
+            "inactive_shares": dict(self.inactive_shares),
             "custom_fields": {k: list(v) for k, v in self.registry.custom_fields.items()},
             "requisition_fields": [f.public() for f in self.registry.requisition_fields],
             "resources": {
@@ -364,6 +393,9 @@ class Store:
         """Replace the data with a state written by `to_state`."""
         if state.get("format") != STATE_FORMAT:
             raise ValueError("not a sandbox state file")
+        # The file's layout and shares win (its records carry them): a reset regenerates them.
+        self.id_layout = state.get("id_layout", self.id_layout)
+        self.inactive_shares = dict(state.get("inactive_shares", self.inactive_shares))
         self._load(state["resources"])
 
 

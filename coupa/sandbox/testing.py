@@ -11,7 +11,8 @@ Usage::
         sb.remove_scope(sb.client_id, "core.supplier.read")
 
 Keyword arguments become command-line options (`items=1000` -> `--items 1000`,
-`fault_503=0.1` -> `--fault-503 0.1`); positional arguments are passed as is.
+`fault_503=0.1` -> `--fault-503 0.1`, `id_layout="sparse"` -> `--id-layout sparse`,
+`inactive_share="items=0.95"`); positional arguments are passed as is.
 The handle speaks only to the control API under /_sandbox/ (see docs/sandbox.md).
 """
 
@@ -73,7 +74,8 @@ class SandboxHandle:
     # -- statistics and reset ----------------------------------------------
 
     def stats(self, recent: int = 50) -> dict[str, Any]:
-        """Return request statistics: total, by_endpoint, by_status, by_client, rate_limited, recent."""
+        """Return request statistics: total, by_endpoint, by_status, by_client, by_collection
+        (per collection path: 2xx GETs and records returned), rate_limited, recent."""
         result: dict[str, Any] = self._call("GET", "stats", params={"recent": recent})
         return result
 
@@ -150,6 +152,17 @@ class SandboxHandle:
     def reactivate(self, resource: str, *ids: int) -> None:
         """Reactivate records."""
         self.mutate({"op": "reactivate", "resource": resource, "ids": list(ids)})
+
+    def touch(self, resource: str, *ids: int, share: float | None = None) -> list[int]:
+        """Move `updated-at` of records to now: the given ids, or a seeded sample of `share`
+        of the resource's records (round(n * share), at least one). Return the ids touched."""
+        op: dict[str, Any] = {"op": "touch", "resource": resource}
+        if share is not None:
+            op["share"] = share
+        else:
+            op["ids"] = list(ids)
+        touched: list[int] = self.mutate(op)[0]["ids"]
+        return touched
 
     def add(self, resource: str, count: int = 1, **extra: Any) -> list[int]:
         """Add generated records; return their ids (accounts accept account_type_id=...)."""
