@@ -233,10 +233,10 @@ def test_inactive_shares_are_exact_and_change_nothing_else(generated: dict[str, 
     drafts = {r["id"] for r in plain["suppliers"] if r["status"] == "draft"}
     assert any(r["status"] == "draft" for r in data["suppliers"] if r["id"] in drafts)
     for resource, records in data.items():
-        flag = flags.get(resource, "active") if resource in shares else None
+        changed = flags.get(resource, "active") if resource in shares else None
         for got, want in zip(records, plain[resource], strict=True):
-            assert {k: v for k, v in got.items() if k != flag} == {
-                k: v for k, v in want.items() if k != flag
+            assert {k: v for k, v in got.items() if k != changed} == {
+                k: v for k, v in want.items() if k != changed
             }, resource
 
 
@@ -281,8 +281,7 @@ def test_records_created_later_get_ids_above_the_highest(sparse_store: Store) ->
     # A new chart's template (and currency) follows its position, as generated ones do.
     charts = store.collection("account_types")
     for position in range(len(charts) - 5, len(charts)):
-        chart = charts.records[charts.ids[position]]
-        currency = store.lookup("currencies", chart["currency"])
+        currency = store.lookup("currencies", charts.records[charts.ids[position]]["currency"])
         assert currency is not None
         assert currency["code"] == generator.chart_template(position).currency
     accounts = store.collection("accounts")
