@@ -432,6 +432,10 @@ def test_stats_count_collection_gets_and_records(layout_api: Api) -> None:
         "/api/accounts": {"gets": 1, "records": 7},
     }
     assert stats["by_endpoint"]["GET /api/items"] == 32
+    # A 200 whose body was cut short is no successful GET.
+    sb.set_faults(next=["truncate"])
+    assert layout_api.get("/api/items", {"limit": "5"}).status_code == 200
+    assert sb.stats()["by_collection"]["/api/items"] == {"gets": 31, "records": 1500}
     sb.reset_stats()
     assert sb.stats()["by_collection"] == {}
 
