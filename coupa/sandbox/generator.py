@@ -1052,12 +1052,8 @@ def generate(
     ids (coupa/sandbox/layouts.py); neither changes anything else. Raises ValueError for
     an unknown layout or a bad share.
     """
-    if id_layout not in layouts.ID_LAYOUTS:
-        raise ValueError(
-            f"id layout must be one of {', '.join(layouts.ID_LAYOUTS)} ({id_layout!r})"
-        )
-    if inactive_shares:
-        layouts.check_inactive_shares(inactive_shares, registry)
+    layouts.check_id_layout(id_layout)
+    layouts.check_inactive_shares(inactive_shares or {}, registry)
     want = dict(DEFAULT_SIZES)
     want.update(FIXED_SIZES)
     want.update(sizes or {})

@@ -52,15 +52,20 @@ CLUSTER_LONE_MAX = 8
 Record = dict[str, Any]
 
 
+def check_id_layout(layout: str) -> None:
+    """Raise ValueError unless `layout` is one of ID_LAYOUTS."""
+    if layout not in ID_LAYOUTS:
+        raise ValueError(f"id layout must be one of {', '.join(ID_LAYOUTS)} ({layout!r})")
+
+
 def layout_ids(layout: str, n: int, rng: random.Random) -> list[int]:
     """Return `n` increasing ids of `layout`; the first is always 1 (the API user's id)."""
     if layout == "dense":
         return list(range(1, n + 1))
     if layout == "sparse":
         return _sparse(n, rng)
-    if layout == "clustered":
-        return _clustered(n, rng)
-    raise ValueError(f"id layout must be one of {', '.join(ID_LAYOUTS)} ({layout!r})")
+    check_id_layout(layout)
+    return _clustered(n, rng)
 
 
 def _sparse(n: int, rng: random.Random) -> list[int]:
@@ -120,8 +125,7 @@ def apply_layout(
     catalogue declares targets) follows, as do `ctx.ids` and `ctx.chart_accounts`.
     Raises ValueError for an unknown layout.
     """
-    if layout not in ID_LAYOUTS:
-        raise ValueError(f"id layout must be one of {', '.join(ID_LAYOUTS)} ({layout!r})")
+    check_id_layout(layout)
     if layout == "dense":
         return
     new_ids: dict[str, list[int]] = {}

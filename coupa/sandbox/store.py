@@ -88,10 +88,7 @@ class Store:
         self.anchor = anchor
         self.sizes = dict(sizes or {})
         self.api_ordered_share = api_ordered_share
-        if id_layout not in layouts.ID_LAYOUTS:
-            raise ValueError(
-                f"id layout must be one of {', '.join(layouts.ID_LAYOUTS)} ({id_layout!r})"
-            )
+        layouts.check_id_layout(id_layout)
         layouts.check_inactive_shares(inactive_shares or {}, registry)
         self.id_layout = id_layout
         self.inactive_shares = dict(inactive_shares or {})

@@ -233,10 +233,10 @@ def test_inactive_shares_are_exact_and_change_nothing_else(generated: dict[str, 
     drafts = {r["id"] for r in plain["suppliers"] if r["status"] == "draft"}
     assert any(r["status"] == "draft" for r in data["suppliers"] if r["id"] in drafts)
     for resource, records in data.items():
-        flag = flags.get(resource, "active") if resource in shares else None
+        changed = flags.get(resource, "active") if resource in shares else None
         for got, want in zip(records, plain[resource], strict=True):
-            assert {k: v for k, v in got.items() if k != flag} == {
-                k: v for k, v in want.items() if k != flag
+            assert {k: v for k, v in got.items() if k != changed} == {
+                k: v for k, v in want.items() if k != changed
             }, resource
 
 
@@ -244,8 +244,8 @@ def test_inactive_shares_are_exact_and_change_nothing_else(generated: dict[str, 
 
 
 @pytest.fixture
-def clustered_store() -> Store:
-    store = Store(registry=REGISTRY, seed=7, anchor=ANCHOR, sizes=SIZES, id_layout="clustered")
+def sparse_store() -> Store:
+    store = Store(registry=REGISTRY, seed=7, anchor=ANCHOR, sizes=SIZES, id_layout="sparse")
     store.generate()
     return store
 
@@ -265,17 +265,25 @@ def _segments(rec: dict[str, Any]) -> int:
     return sum(1 for k in rec if k.startswith("segment-"))
 
 
-def test_records_created_later_get_ids_above_the_highest(clustered_store: Store) -> None:
+def test_records_created_later_get_ids_above_the_highest(sparse_store: Store) -> None:
     """Records added through the control API or seeded get ids after the highest, and their
     references (manager, parent commodity, chart currency, USD) resolve."""
-    store = clustered_store
+    store = sparse_store
     for resource in ("items", "users", "commodities", "account_types", "suppliers"):
+        # Enough users and commodities that some point at new ones (manager, parent).
+        count = 40 if resource in ("users", "commodities") else 5
         top = store.collection(resource).ids[-1]
-        ids = store.apply({"op": "add", "resource": resource, "count": 5})["ids"]
-        assert ids == list(range(top + 1, top + 6)), resource
+        ids = store.apply({"op": "add", "resource": resource, "count": count})["ids"]
+        assert ids == list(range(top + 1, top + count + 1)), resource
         _resolves(store, resource, ids)
     users = store.collection("users")
-    assert all(users.records[i]["manager"] in users.records for i in users.ids[-5:])
+    assert all(users.records[i]["manager"] in users.records for i in users.ids[-40:])
+    # A new chart's template (and currency) follows its position, as generated ones do.
+    charts = store.collection("account_types")
+    for position in range(len(charts) - 5, len(charts)):
+        currency = store.lookup("currencies", charts.records[charts.ids[position]]["currency"])
+        assert currency is not None
+        assert currency["code"] == generator.chart_template(position).currency
     accounts = store.collection("accounts")
     for chart in store.collection("account_types").ids[:30]:
         # New accounts follow their chart's template: as many segments as its others.
@@ -297,16 +305,16 @@ def test_records_created_later_get_ids_above_the_highest(clustered_store: Store)
     } == {usd}
 
 
-def test_state_keeps_the_layout(clustered_store: Store) -> None:
+def test_state_keeps_the_layout(sparse_store: Store) -> None:
     """A state file keeps the ids, layout and shares; a reset after loading regenerates them."""
-    state = json.loads(json.dumps(clustered_store.to_state()))
-    assert state["id_layout"] == "clustered"
+    state = json.loads(json.dumps(sparse_store.to_state()))
+    assert state["id_layout"] == "sparse"
     loaded = Store(registry=REGISTRY, seed=7, anchor=ANCHOR, sizes=SIZES)
     loaded.load_state(state)
-    assert loaded.collection("items").ids == clustered_store.collection("items").ids
+    assert loaded.collection("items").ids == sparse_store.collection("items").ids
     loaded.generate()
-    assert loaded.id_layout == "clustered"
-    assert loaded.collection("items").ids == clustered_store.collection("items").ids
+    assert loaded.id_layout == "sparse"
+    assert loaded.collection("items").ids == sparse_store.collection("items").ids
 
 
 # -- over HTTP ---------------------------------------------------------------
@@ -424,6 +432,10 @@ def test_stats_count_collection_gets_and_records(layout_api: Api) -> None:
         "/api/accounts": {"gets": 1, "records": 7},
     }
     assert stats["by_endpoint"]["GET /api/items"] == 32
+    # A 200 whose body was cut short is no successful GET.
+    sb.set_faults(next=["truncate"])
+    assert layout_api.get("/api/items", {"limit": "5"}).status_code == 200
+    assert sb.stats()["by_collection"]["/api/items"] == {"gets": 31, "records": 1500}
     sb.reset_stats()
     assert sb.stats()["by_collection"] == {}
 
