@@ -13,11 +13,11 @@ leaves most of the id range empty):
 - The walk starts as one open-ended keyset slice. Once two full pages came back (so at
   least three requests are due anyway), one `dir=desc&limit=1` call finds the highest id.
 - An idle worker may split the active slice with the most records still expected
-  (observed density × remaining id width) at its middle: the thief takes the upper half.
+  (observed density x remaining id width) at its middle: the thief takes the upper half.
 - Every request but a slice's last one is a full page of 50 records the walk keeps, so
   the requests are at most `full pages + slices + 1`. The walk therefore opens a new
   slice only while `slices <= 1 + full_pages // 4`: the total stays within
-  1.25 × ceil(records / 50) + 2 on any layout, while on dense ids the slices multiply
+  1.25 x ceil(records / 50) + 2 on any layout, while on dense ids the slices multiply
   fast enough (one per four pages) to keep the rate budget busy.
 
 Pages go through a bounded queue: memory stays at about two pages per worker whatever

@@ -2,7 +2,7 @@
 
 An in-memory collection answers the walk's keyset queries (with an `active` filter),
 so the tests count requests exactly: on dense, sparse and clustered ids and on filters
-that leave most of the id range empty, the walk costs at most 1.25 × the minimal pages
+that leave most of the id range empty, the walk costs at most 1.25 x the minimal pages
 + 2, returns every record once, and still runs its workers side by side on dense ids.
 """
 

@@ -157,3 +157,50 @@ def test_unchanged_and_one_percent_changed_syncs_cost_little_on_every_layout(
     assert run.state == SyncRun.State.SUCCEEDED, run.error
     assert api_requests(sandbox.stats())["items"] <= goal(len(changed)), name
     assert run.counts["items"]["updated"] + run.counts["items"]["deactivated"] <= len(changed)
+
+
+def test_records_changing_during_the_walk_are_neither_lost_nor_doubled(
+    layout, organization, admin_user, settings, concurrent, django_capture_on_commit_callbacks
+) -> None:
+    """Mid-walk (after the first batch of items): items deactivated, renamed and created.
+
+    The import stores each record once; one incremental sync later the product holds
+    exactly the sandbox's active set.
+    """
+    name, sandbox = layout
+    settings.COUPA_SYNC_FLUSH_RECORDS = 100  # a batch, and so a progress call, every 2 pages
+    connection = connect_sandbox(
+        organization, admin_user, sandbox, django_capture_on_commit_callbacks, settings
+    )
+    charts = load_charts(connection)[: CHARTS_IMPORTED.get(name, 4)]
+    items = sorted(sandbox.ids("items", active_only=True))
+    changed: dict[str, list[int]] = {}
+
+    def change_mid_walk(progress: dict[str, Any]) -> None:
+        if progress["resource"] == "items" and progress["records"] and not changed:
+            changed["gone"] = items[5::40]
+            sandbox.deactivate("items", *changed["gone"])
+            changed["renamed"] = items[7::40]
+            for rid in changed["renamed"]:
+                sandbox.rename("items", rid, f"Renamed {rid}")
+            changed["new"] = sandbox.add("items", 30)
+
+    run = charts_select(
+        connection=connection, chart_ids=[c.pk for c in charts], user=admin_user, enqueue=False
+    )
+    assert run is not None
+    run = sync_run_execute(sync_run_id=run.pk, on_progress=change_mid_walk)
+    assert run is not None and run.state == SyncRun.State.SUCCEEDED, run and run.error
+    assert changed, "the walk ended before the changes were made"
+    stored = list(Item.objects.filter(connection=connection).values_list("external_id", flat=True))
+    assert len(stored) == len(set(stored)) == run.counts["items"]["created"]
+    # Records untouched during the walk are all there.
+    untouched = set(items) - set(changed["gone"]) - set(changed["renamed"])
+    assert untouched <= set(stored)
+
+    run = run_sync(connection)
+    assert run.state == SyncRun.State.SUCCEEDED, run.error
+    assert stored_ids(Item, connection) == set(sandbox.ids("items", active_only=True))
+    renamed = Item.objects.filter(connection=connection, external_id__in=changed["renamed"])
+    assert {i.name for i in renamed} == {f"Renamed {i.external_id}" for i in renamed}
+    assert set(changed["new"]) <= stored_ids(Item, connection, active_only=False)
