@@ -15,7 +15,8 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from spendflo.users.models import User
-from tests.coupa.web.test_records_pages import api_as, data  # noqa: F401  (fixture)
+from tests.coupa.web.test_records_pages import api_as
+from tests.coupa.web.test_records_pages import data as _data  # noqa: F401  (the `data` fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -35,13 +36,13 @@ LONG_EMAIL = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + ".test"  # 197 charact
         "/api/v1/requests",
     ],
 )
-def test_a_null_character_in_an_api_search_is_a_400_naming_it(admin_user, data, path) -> None:  # noqa: F811
+def test_a_null_character_in_an_api_search_is_a_400_naming_it(admin_user, data, path) -> None:
     response = api_as(admin_user).get(path, {"search": "ac\x00me"})
     assert response.status_code == 400
     assert response.json() == {"search": ["Null characters are not allowed."]}
 
 
-def test_a_null_character_in_a_json_body_is_a_400_naming_where(admin_user, data) -> None:  # noqa: F811
+def test_a_null_character_in_a_json_body_is_a_400_naming_where(admin_user, data) -> None:
     response = api_as(admin_user).post(
         "/api/v1/coupa/vendors/bulk-visibility",
         {"show_to_users": False, "search": "\x00"},
@@ -61,7 +62,7 @@ def test_a_null_character_in_a_json_body_is_a_400_naming_where(admin_user, data)
 @pytest.mark.parametrize("kind", ["accounts", "vendors", "items", "supporting"])
 def test_a_null_character_in_a_tab_search_is_a_400_page_saying_so(
     client_as, admin_user, data, kind
-) -> None:  # noqa: F811
+) -> None:
     response = client_as(admin_user).get(reverse("coupa:records", args=[kind]), {"search": "x\x00"})
     assert response.status_code == 400
     assert "Search: null characters are not allowed." in response.content.decode()
@@ -69,7 +70,7 @@ def test_a_null_character_in_a_tab_search_is_a_400_page_saying_so(
 
 def test_a_null_character_in_the_bulk_form_changes_nothing_and_says_so(
     client_as, admin_user, data
-) -> None:  # noqa: F811
+) -> None:
     from coupa.models import Vendor
 
     response = client_as(admin_user).post(
@@ -126,7 +127,7 @@ def test_a_name_longer_than_its_column_is_refused_by_the_api(admin_user, field) 
 
 @pytest.mark.parametrize("depth", [40, 1000, 100_000])
 @pytest.mark.parametrize("path", ["/api/v1/users", "/api/v1/workflows", "/api/v1/coupa/charts"])
-def test_deeply_nested_json_is_a_400(admin_user, data, depth, path) -> None:  # noqa: F811
+def test_deeply_nested_json_is_a_400(admin_user, data, depth, path) -> None:
     body = "[" * depth + "]" * depth
     client = api_as(admin_user)
     send = client.put if path.endswith("charts") else client.post

@@ -8,7 +8,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from coupa.models import ChartOfAccounts
-from tests.coupa.web.test_records_pages import api_as, data  # noqa: F401  (fixture)
+from tests.coupa.web.test_records_pages import api_as
+from tests.coupa.web.test_records_pages import data as _data  # noqa: F401  (the `data` fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +25,7 @@ def _responses(schema: dict[str, Any], path: str, method: str) -> dict[str, Any]
     return schema["paths"][path][method]["responses"]
 
 
-def test_a_chart_selection_that_adds_no_chart_is_a_documented_204(admin_user, data, schema) -> None:  # noqa: F811
+def test_a_chart_selection_that_adds_no_chart_is_a_documented_204(admin_user, data, schema) -> None:
     response = api_as(admin_user).put(
         "/api/v1/coupa/charts", {"chart_ids": [data["us"].pk]}, format="json"
     )
@@ -34,7 +35,7 @@ def test_a_chart_selection_that_adds_no_chart_is_a_documented_204(admin_user, da
     assert documented["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/SyncRun")
 
 
-def test_a_chart_selection_that_adds_a_chart_answers_its_sync(admin_user, data) -> None:  # noqa: F811
+def test_a_chart_selection_that_adds_a_chart_answers_its_sync(admin_user, data) -> None:
     response = api_as(admin_user).put(
         "/api/v1/coupa/charts", {"chart_ids": [data["us"].pk, data["eu"].pk]}, format="json"
     )
@@ -43,14 +44,14 @@ def test_a_chart_selection_that_adds_a_chart_answers_its_sync(admin_user, data) 
     assert ChartOfAccounts.objects.get(pk=data["eu"].pk).selected
 
 
-def test_empty_chart_ids_are_refused_as_the_schema_says(admin_user, data, schema) -> None:  # noqa: F811
+def test_empty_chart_ids_are_refused_as_the_schema_says(admin_user, data, schema) -> None:
     field = schema["components"]["schemas"]["ChartSelection"]["properties"]["chart_ids"]
     assert field["minItems"] == 1
     response = api_as(admin_user).put("/api/v1/coupa/charts", {"chart_ids": []}, format="json")
     assert response.status_code == 400 and "chart_ids" in response.json()
 
 
-def test_enum_query_parameters_are_documented_and_enforced(admin_user, data, schema) -> None:  # noqa: F811
+def test_enum_query_parameters_are_documented_and_enforced(admin_user, data, schema) -> None:
     parameters = schema["paths"]["/api/v1/coupa/vendors"]["get"]["parameters"]
     visibility = next(p for p in parameters if p["name"] == "visibility")
     assert set(visibility["schema"]["enum"]) == {"shown", "hidden"}

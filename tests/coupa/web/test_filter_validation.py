@@ -8,7 +8,8 @@ from django.urls import reverse
 
 from coupa.models import Account, Vendor
 from spendflo.audit.models import AuditEvent
-from tests.coupa.web.test_records_pages import api_as, data  # noqa: F401  (fixture)
+from tests.coupa.web.test_records_pages import api_as
+from tests.coupa.web.test_records_pages import data as _data  # noqa: F401  (the `data` fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +21,7 @@ def _shown() -> list[bool]:
 @pytest.mark.parametrize("chart", [0, -5, "abc", "1.5", True])
 def test_bulk_visibility_with_a_chart_that_does_not_parse_is_refused(
     admin_user, data, chart
-) -> None:  # noqa: F811
+) -> None:
     before = _shown()
     response = api_as(admin_user).post(
         "/api/v1/coupa/accounts/bulk-visibility",
@@ -42,7 +43,7 @@ def test_the_bulk_form_with_a_filter_that_does_not_parse_changes_nothing_and_say
     admin_user,
     data,
     field,
-    value,  # noqa: F811
+    value,
 ) -> None:
     before = _shown()
     response = client_as(admin_user).post(
@@ -74,7 +75,7 @@ def test_the_bulk_form_with_a_filter_that_does_not_parse_changes_nothing_and_say
         ({"sort": "password"}, "sort"),
     ],
 )
-def test_the_list_api_refuses_unknown_filter_values(admin_user, data, params, field) -> None:  # noqa: F811
+def test_the_list_api_refuses_unknown_filter_values(admin_user, data, params, field) -> None:
     response = api_as(admin_user).get("/api/v1/coupa/accounts", params)
     assert response.status_code == 400
     assert list(response.json()) == [field]
@@ -82,7 +83,7 @@ def test_the_list_api_refuses_unknown_filter_values(admin_user, data, params, fi
 
 def test_the_tab_refuses_an_unknown_filter_value_with_a_sentence(
     client_as, admin_user, data
-) -> None:  # noqa: F811
+) -> None:
     response = client_as(admin_user).get(
         reverse("coupa:records", args=["vendors"]), {"visibility": "bogus"}
     )
@@ -92,7 +93,7 @@ def test_the_tab_refuses_an_unknown_filter_value_with_a_sentence(
     assert "Acme Supplies" not in html and "Show all to users" not in html
 
 
-def test_valid_filters_still_apply(admin_user, data) -> None:  # noqa: F811
+def test_valid_filters_still_apply(admin_user, data) -> None:
     response = api_as(admin_user).post(
         "/api/v1/coupa/vendors/bulk-visibility",
         {"show_to_users": False, "visibility": "shown", "search": "acme"},
