@@ -15,10 +15,12 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from spendflo.users.models import User
+from tests.coupa.web import test_records_pages
 from tests.coupa.web.test_records_pages import api_as
-from tests.coupa.web.test_records_pages import data as _data  # noqa: F401  (the `data` fixture)
 
 pytestmark = pytest.mark.django_db
+
+data = test_records_pages.data  # fixture: one connection's charts, accounts, vendors, items
 
 LONG_EMAIL = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + ".test"  # 197 characters, valid
 

@@ -8,10 +8,12 @@ from django.urls import reverse
 
 from coupa.models import Account, Vendor
 from spendflo.audit.models import AuditEvent
+from tests.coupa.web import test_records_pages
 from tests.coupa.web.test_records_pages import api_as
-from tests.coupa.web.test_records_pages import data as _data  # noqa: F401  (the `data` fixture)
 
 pytestmark = pytest.mark.django_db
+
+data = test_records_pages.data  # fixture: one connection's charts, accounts, vendors, items
 
 
 def _shown() -> list[bool]:
