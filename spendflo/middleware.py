@@ -47,5 +47,9 @@ def _is_form(request: HttpRequest) -> bool:
     return content_type in ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
+# Parameter names whose words differ from what the page calls the field.
+_LABELS = {"q": "Search"}
+
+
 def _label(field: str) -> str:
-    return (field.replace("_", " ").strip() or "A field").capitalize()
+    return _LABELS.get(field) or (field.replace("_", " ").strip() or "A field").capitalize()
