@@ -99,3 +99,17 @@ def test_documented_error_bodies_are_what_the_api_answers(
     invalid = api_as(admin_user).post("/api/v1/users", {"role": "nope"}, format="json")
     assert invalid.status_code == 400
     assert all(isinstance(v, list) for v in invalid.json().values())
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        ("/api/v1/requests", {"state": "bogus"}, "state"),
+        ("/api/v1/notices", {"unread": "perhaps"}, "unread"),
+    ],
+)
+def test_other_enum_query_parameters_refuse_unknown_values(admin_user, path, params, field) -> None:
+    response = api_as(admin_user).get(path, params)
+    assert response.status_code == 400
+    assert list(response.json()) == [field]
+    assert api_as(admin_user).get(path).status_code == 200
