@@ -28,7 +28,7 @@ class ErrorDocumentingAutoSchema(AutoSchema):
     """drf-spectacular's schema, describing the error answers every operation may give:
     400 where there is input (a body or query parameters), 401 and 403 where a user must
     be signed in, 404 where a path names a record, pages are numbered or the view says so
-    (`raises_not_found`)."""
+    (`raises_not_found`: True, or the names of the methods that may answer 404)."""
 
     def get_operation(
         self, path: str, path_regex: str, path_prefix: str, method: str, registry: Any
@@ -55,10 +55,14 @@ class ErrorDocumentingAutoSchema(AutoSchema):
         if (
             any(p.get("in") == "path" for p in parameters)
             or any(p.get("name") == "page" for p in query)
-            or getattr(self.view, "raises_not_found", False)
+            or self._raises_not_found(method)
         ):
             responses.setdefault("404", _response("Not found.", error))
         return operation
+
+    def _raises_not_found(self, method: str) -> bool:
+        flag = getattr(self.view, "raises_not_found", False)
+        return flag is True or (not isinstance(flag, bool) and method.lower() in flag)
 
     def _anonymous_allowed(self) -> bool:
         return any(isinstance(p, AllowAny) for p in self.view.get_permissions())

@@ -118,7 +118,7 @@ def _save_connection(
 class CoupaConnectionView(APIView):
     """The organization's Coupa connection: read (admins, ops) and edit (admins)."""
 
-    raises_not_found = True  # 404 while Coupa is not connected (in the schema)
+    raises_not_found = ("patch",)  # 404 while Coupa is not connected (in the schema)
 
     def get_permissions(self) -> list[Any]:
         return [CanConfigure() if self.request.method == "PATCH" else CanRead()]
