@@ -46,6 +46,7 @@ from coupa.connections.services import (
     coupa_disconnect,
     coupa_validate,
 )
+from coupa.reference.registry import PICKABLE, RESOURCES
 from coupa.reference.selectors import (
     RecordFilter,
     RecordFilterError,
@@ -198,15 +199,25 @@ class CoupaValidationView(APIView):
         return Response(ValidationSerializer(validation).data)
 
 
-FILTER_PARAMETERS = [
-    OpenApiParameter("search", str, description="Search codes, names and numbers"),
-    OpenApiParameter("chart", int, description="Accounts only: our chart id"),
-    OpenApiParameter("visibility", str, enum=["shown", "hidden"]),
-    OpenApiParameter("active", str, enum=["active", "inactive"]),
-    OpenApiParameter(
-        "sort", str, description="code, name, number, chart, status, imported; '-' for descending"
-    ),
-]
+def filter_parameters(kind: str) -> list[OpenApiParameter]:
+    """The query parameters of a tab's list: what `parse_filter` reads for that kind."""
+    sorts = list(RESOURCES[kind].sorts)
+    parameters = [OpenApiParameter("search", str, description="Search codes, names and numbers")]
+    if kind == "accounts":
+        parameters.append(OpenApiParameter("chart", int, description="Our chart id"))
+    if kind in PICKABLE:
+        parameters.append(OpenApiParameter("visibility", str, enum=["shown", "hidden"]))
+    parameters.append(OpenApiParameter("active", str, enum=["active", "inactive"]))
+    if sorts:
+        parameters.append(
+            OpenApiParameter(
+                "sort",
+                str,
+                enum=[*sorts, *(f"-{s}" for s in sorts)],
+                description="'-' for descending",
+            )
+        )
+    return parameters
 
 
 def _filters(params: Any, kind: str) -> RecordFilter:
@@ -240,13 +251,13 @@ class _RecordList(generics.ListAPIView):  # type: ignore[type-arg]
             filters=_filters(self.request.query_params, self.kind),
         )
 
-    @extend_schema(parameters=FILTER_PARAMETERS)
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
-
 
 def record_list_view(kind: str) -> type[_RecordList]:
     serializer = SERIALIZERS[kind]
+
+    def get(self: _RecordList, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return _RecordList.get(self, request, *args, **kwargs)
+
     return type(
         f"{kind.title()}ListView",
         (_RecordList,),
@@ -255,6 +266,7 @@ def record_list_view(kind: str) -> type[_RecordList]:
             "kind": kind,
             "serializer_class": serializer,
             "queryset": model_of(serializer).objects.none(),
+            "get": extend_schema(parameters=filter_parameters(kind))(get),
         },
     )
 

@@ -116,9 +116,9 @@ def parse_filter(params: Any, *, kind: str | None = None) -> RecordFilter:
     """A RecordFilter from query parameters, a form or an API body.
 
     An empty or missing value means "no filter"; any other value that does not parse (a
-    chart that is not a positive id, an unknown choice, with `kind` a sort the tab does not
-    offer, a null character) raises RecordFilterError, so a bulk change never acts on more
-    than the filter the admin saw.
+    chart that is not a positive id, an unknown choice, a null character; with `kind`, a
+    filter or sort that list does not offer) raises RecordFilterError, so a bulk change
+    never acts on more than the filter the admin saw.
     """
     search = str(params.get("search") or "")
     if "\x00" in search:
@@ -133,6 +133,10 @@ def parse_filter(params: Any, *, kind: str | None = None) -> RecordFilter:
                 f"{name.title()}: “{value[:40]}” is not one of {', '.join(allowed)}.",
             )
         choices[name] = value
+    if kind is not None and chart is not None and kind != "accounts":
+        raise RecordFilterError("chart", "Chart: only accounts belong to a chart.")
+    if kind is not None and choices["visibility"] and kind not in PICKABLE:
+        raise RecordFilterError("visibility", "Visibility: this list has no Show to Users choice.")
     sort = str(params.get("sort") or "")
     if kind is not None and sort and sort.lstrip("-") not in RESOURCES[kind].sorts:
         offered = ", ".join(RESOURCES[kind].sorts) or "none"

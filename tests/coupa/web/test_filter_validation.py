@@ -83,6 +83,20 @@ def test_the_list_api_refuses_unknown_filter_values(admin_user, data, params, fi
     assert list(response.json()) == [field]
 
 
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        ("/api/v1/coupa/vendors", {"chart": "1"}, "chart"),
+        ("/api/v1/coupa/users", {"visibility": "shown"}, "visibility"),
+        ("/api/v1/coupa/users", {"sort": "name"}, "sort"),
+    ],
+)
+def test_a_filter_the_list_does_not_offer_is_refused(admin_user, data, path, params, field) -> None:
+    response = api_as(admin_user).get(path, params)
+    assert response.status_code == 400
+    assert list(response.json()) == [field]
+
+
 def test_the_tab_refuses_an_unknown_filter_value_with_a_sentence(
     client_as, admin_user, data
 ) -> None:
