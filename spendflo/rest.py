@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 MAX_JSON_DEPTH = 32
 SERVER_ERROR_MESSAGE = (
-    "Something went wrong on our side and nothing was changed; the error is logged. "
+    "Something went wrong on our side; the error is logged. "
     "Try again, or tell your administrator if it persists."
 )
 
