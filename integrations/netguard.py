@@ -13,14 +13,16 @@ import functools
 import ipaddress
 import socket
 import ssl
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx
 
 Resolver = Callable[[str, int], list[str]]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 class UnsafeAddressError(Exception):
@@ -81,31 +83,49 @@ def is_public_address(address: IPAddress) -> bool:
     )
 
 
+Origin = tuple[str, str, int]  # (scheme, host, port), the host canonical
+
+
+def canonical_host(host: str) -> str:
+    """A host as origins are compared: an IP address in its standard form, a name lowercased
+    without its trailing dot (`LOCALHOST.` is `localhost`)."""
+    literal = parse_ip_literal(host)
+    return str(literal) if literal is not None else host.strip().rstrip(".").lower()
+
+
 def checked_addresses(
-    host: str, port: int, *, resolver: Resolver, allowed: Iterable[str] = ()
+    host: str, port: int, *, resolver: Resolver, exempt: Collection[tuple[str, int]] = ()
 ) -> list[str]:
     """Resolve `host` and return its addresses, refusing any that is not public.
 
-    `allowed` lists exact addresses the operator permitted (the local Coupa sandbox).
+    `exempt` lists exact (host, port) endpoints the operator permitted (the local Coupa
+    sandbox): only a connection to that very host and port skips the check. Another port of
+    the same address, or another name that resolves to it, is checked like any other.
     """
-    allowed_set = set(allowed)
     literal = parse_ip_literal(host)
-    if literal is not None:
-        if str(literal) in allowed_set:
+    if (canonical_host(host), port) in exempt:
+        if literal is not None:
             return [str(literal)]
+        return _resolve(host, port, resolver)
+    if literal is not None:
         raise UnsafeAddressError(host, "is an IP address, not a domain name")
+    addresses = _resolve(host, port, resolver)
+    for raw in addresses:
+        address = parse_ip_literal(raw)
+        if address is None or not is_public_address(address):
+            raise UnsafeAddressError(
+                host, "resolves to a private or internal address, which is not allowed"
+            )
+    return addresses
+
+
+def _resolve(host: str, port: int, resolver: Resolver) -> list[str]:
     try:
         addresses = resolver(host, port)
     except OSError as exc:
         raise UnsafeAddressError(host, "could not be found (DNS lookup failed)") from exc
     if not addresses:
         raise UnsafeAddressError(host, "could not be found (DNS lookup failed)")
-    for raw in addresses:
-        address = parse_ip_literal(raw)
-        if address is None or (str(address) not in allowed_set and not is_public_address(address)):
-            raise UnsafeAddressError(
-                host, "resolves to a private or internal address, which is not allowed"
-            )
     return addresses
 
 
@@ -116,9 +136,9 @@ class GuardedNetworkBackend(httpcore.SyncBackend):
     verifies the certificate against the host name, which httpcore passes separately.
     """
 
-    def __init__(self, *, resolver: Resolver, allowed: Iterable[str] = ()) -> None:
+    def __init__(self, *, resolver: Resolver, exempt: Collection[tuple[str, int]] = ()) -> None:
         self._resolver = resolver
-        self._allowed = tuple(allowed)
+        self._exempt = frozenset(exempt)
 
     def connect_tcp(
         self,
@@ -129,9 +149,7 @@ class GuardedNetworkBackend(httpcore.SyncBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         try:
-            address = checked_addresses(host, port, resolver=self._resolver, allowed=self._allowed)[
-                0
-            ]
+            address = checked_addresses(host, port, resolver=self._resolver, exempt=self._exempt)[0]
         except UnsafeAddressError as exc:
             # A ConnectError: the request provably never left, so callers may treat it so.
             raise httpcore.ConnectError(str(exc)) from exc
@@ -142,6 +160,37 @@ class GuardedNetworkBackend(httpcore.SyncBackend):
             local_address=local_address,
             socket_options=socket_options,
         )
+
+
+class GuardedTransport(httpx.HTTPTransport):
+    """An httpx transport whose every new connection passes the address check.
+
+    An exact origin the operator allowed is exempt only under its own scheme: its host and
+    port reached over the other scheme are refused before any connection is opened.
+    """
+
+    def __init__(
+        self, *, resolver: Resolver, exact_origins: Iterable[Origin] = (), **kwargs: Any
+    ) -> None:
+        kwargs.setdefault("verify", tls_context())
+        super().__init__(**kwargs)
+        self._origins = frozenset(exact_origins)
+        endpoints = {(host, port) for _scheme, host, port in self._origins}
+        # httpx exposes no public hook for the network backend.
+        self._pool._network_backend = GuardedNetworkBackend(resolver=resolver, exempt=endpoints)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        scheme = url.scheme
+        endpoint = (canonical_host(url.host), url.port or DEFAULT_PORTS.get(scheme, 0))
+        allowed = {(s, h, p) for s, h, p in self._origins if (h, p) == endpoint}
+        if allowed and (scheme, *endpoint) not in allowed:
+            raise httpx.ConnectError(
+                f"{url.host}:{endpoint[1]} is allowed only over "
+                f"{', '.join(sorted(s for s, _h, _p in allowed))}",
+                request=request,
+            )
+        return super().handle_request(request)
 
 
 @functools.cache
@@ -155,13 +204,23 @@ def tls_context() -> ssl.SSLContext:
 
 
 def guarded_transport(
-    *, resolver: Resolver | None = None, allowed: Iterable[str] = (), **kwargs: Any
+    *, resolver: Resolver | None = None, exact_origins: Iterable[Origin] = (), **kwargs: Any
 ) -> httpx.HTTPTransport:
-    """An httpx transport whose every new connection passes the address check."""
-    kwargs.setdefault("verify", tls_context())
-    transport = httpx.HTTPTransport(**kwargs)
-    pool = transport._pool  # httpx exposes no public hook for the network backend
-    pool._network_backend = GuardedNetworkBackend(
-        resolver=resolver or system_resolver, allowed=allowed
+    """An httpx transport whose every new connection passes the address check.
+
+    `exact_origins` are the (scheme, host, port) origins exempt from it (see `parse_origin`).
+    """
+    return GuardedTransport(
+        resolver=resolver or system_resolver, exact_origins=exact_origins, **kwargs
     )
-    return transport
+
+
+def parse_origin(url: str) -> Origin:
+    """The (scheme, canonical host, port) of an origin such as `http://127.0.0.1:8111`."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    return (
+        scheme,
+        canonical_host(parts.hostname or ""),
+        parts.port or DEFAULT_PORTS.get(scheme, 0),
+    )

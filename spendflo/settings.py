@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "spendflo.middleware.RefuseNullCharactersMiddleware",
 ]
 
 ROOT_URLCONF = "spendflo.urls"
@@ -175,14 +176,22 @@ SESSION_COOKIE_HTTPONLY = True
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 REST_FRAMEWORK = {
+    # The first class names the scheme of 401 answers' WWW-Authenticate header: a session
+    # first would turn anonymous calls into 403s without one.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
+    "DEFAULT_PARSER_CLASSES": [
+        "spendflo.rest.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "EXCEPTION_HANDLER": "spendflo.rest.api_exception_handler",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "spendflo.schema.ErrorDocumentingAutoSchema",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Spendflo Coupa integration API",

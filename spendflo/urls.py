@@ -42,3 +42,6 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("admin/", admin.site.urls),
 ]
+
+handler404 = "spendflo.views.page_not_found"
+handler500 = "spendflo.views.server_error"

@@ -135,7 +135,7 @@ class VisibilitySerializer(serializers.Serializer[Any]):
 
 class BulkVisibilitySerializer(VisibilitySerializer):
     search = serializers.CharField(required=False, allow_blank=True, default="")
-    chart = serializers.IntegerField(required=False, allow_null=True, default=None)
+    chart = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
     visibility = serializers.ChoiceField(["", "shown", "hidden"], required=False, default="")
     active = serializers.ChoiceField(["", "active", "inactive"], required=False, default="")
 
@@ -160,7 +160,9 @@ class ChartSerializer(serializers.ModelSerializer[ChartOfAccounts]):
 
 
 class ChartSelectionSerializer(serializers.Serializer[Any]):
-    chart_ids = serializers.ListField(child=serializers.IntegerField(), allow_empty=False)
+    chart_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), allow_empty=False, min_length=1
+    )
 
 
 class SyncRunSerializer(serializers.ModelSerializer[SyncRun]):

@@ -7,7 +7,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import IsAuthenticated
@@ -41,7 +46,15 @@ from coupa.connections.services import (
     coupa_disconnect,
     coupa_validate,
 )
-from coupa.reference.selectors import chart_list, parse_filter, pickable_list, record_list
+from coupa.reference.registry import PICKABLE, RESOURCES
+from coupa.reference.selectors import (
+    RecordFilter,
+    RecordFilterError,
+    chart_list,
+    parse_filter,
+    pickable_list,
+    record_list,
+)
 from coupa.reference.services import (
     ChartSelectionError,
     charts_select,
@@ -106,6 +119,8 @@ def _save_connection(
 class CoupaConnectionView(APIView):
     """The organization's Coupa connection: read (admins, ops) and edit (admins)."""
 
+    raises_not_found = ("patch",)  # 404 while Coupa is not connected (in the schema)
+
     def get_permissions(self) -> list[Any]:
         return [CanConfigure() if self.request.method == "PATCH" else CanRead()]
 
@@ -142,6 +157,7 @@ class CoupaConnectView(APIView):
 
 
 class CoupaValidateView(APIView):
+    raises_not_found = True  # 404 while Coupa is not connected (in the schema)
     permission_classes = [CanConfigure]
 
     @extend_schema(request=None, responses={202: ValidationSerializer})
@@ -156,6 +172,7 @@ class CoupaValidateView(APIView):
 
 
 class CoupaDisconnectView(APIView):
+    raises_not_found = True  # 404 while Coupa is not connected (in the schema)
     permission_classes = [CanConfigure]
 
     @extend_schema(request=None, responses=ConnectionSerializer)
@@ -182,15 +199,33 @@ class CoupaValidationView(APIView):
         return Response(ValidationSerializer(validation).data)
 
 
-FILTER_PARAMETERS = [
-    OpenApiParameter("search", str, description="Search codes, names and numbers"),
-    OpenApiParameter("chart", int, description="Accounts only: our chart id"),
-    OpenApiParameter("visibility", str, enum=["shown", "hidden"]),
-    OpenApiParameter("active", str, enum=["active", "inactive"]),
-    OpenApiParameter(
-        "sort", str, description="code, name, number, chart, status, imported; '-' for descending"
-    ),
-]
+def filter_parameters(kind: str) -> list[OpenApiParameter]:
+    """The query parameters of a tab's list: what `parse_filter` reads for that kind."""
+    sorts = list(RESOURCES[kind].sorts)
+    parameters = [OpenApiParameter("search", str, description="Search codes, names and numbers")]
+    if kind == "accounts":
+        parameters.append(OpenApiParameter("chart", int, description="Our chart id"))
+    if kind in PICKABLE:
+        parameters.append(OpenApiParameter("visibility", str, enum=["shown", "hidden"]))
+    parameters.append(OpenApiParameter("active", str, enum=["active", "inactive"]))
+    if sorts:
+        parameters.append(
+            OpenApiParameter(
+                "sort",
+                str,
+                enum=[*sorts, *(f"-{s}" for s in sorts)],
+                description="'-' for descending",
+            )
+        )
+    return parameters
+
+
+def _filters(params: Any, kind: str) -> RecordFilter:
+    """The tab filter of a request; a value that does not parse is a 400 naming it."""
+    try:
+        return parse_filter(params, kind=kind)
+    except RecordFilterError as exc:
+        raise ValidationError({exc.field: [exc.message]}) from exc
 
 
 def _connection(request: Request) -> Connection:
@@ -203,6 +238,8 @@ def _connection(request: Request) -> Connection:
 class _RecordList(generics.ListAPIView):  # type: ignore[type-arg]
     """Imported records of the current Coupa connection (admins and ops)."""
 
+    raises_not_found = True  # 404 while Coupa is not connected (in the schema)
+
     kind = ""
     permission_classes = [CanRead]
 
@@ -211,16 +248,16 @@ class _RecordList(generics.ListAPIView):  # type: ignore[type-arg]
             organization=request_organization(self.request),
             connection=_connection(self.request),
             kind=self.kind,
-            filters=parse_filter(self.request.query_params),
+            filters=_filters(self.request.query_params, self.kind),
         )
-
-    @extend_schema(parameters=FILTER_PARAMETERS)
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
 
 
 def record_list_view(kind: str) -> type[_RecordList]:
     serializer = SERIALIZERS[kind]
+
+    def get(self: _RecordList, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return _RecordList.get(self, request, *args, **kwargs)
+
     return type(
         f"{kind.title()}ListView",
         (_RecordList,),
@@ -229,6 +266,7 @@ def record_list_view(kind: str) -> type[_RecordList]:
             "kind": kind,
             "serializer_class": serializer,
             "queryset": model_of(serializer).objects.none(),
+            "get": extend_schema(parameters=filter_parameters(kind))(get),
         },
     )
 
@@ -247,7 +285,7 @@ class _RecordVisibility(APIView):
             organization=request_organization(request),
             connection=connection,
             kind=self.kind,
-            filters=parse_filter({}),
+            filters=RecordFilter(),
         )
         if not qs.filter(pk=pk).exists():
             raise NotFound
@@ -264,6 +302,8 @@ class _RecordVisibility(APIView):
 class _RecordBulkVisibility(APIView):
     """Show or hide every record matching a filter (admins)."""
 
+    raises_not_found = True  # 404 while Coupa is not connected (in the schema)
+
     kind = ""
     permission_classes = [CanConfigure]
 
@@ -275,7 +315,7 @@ class _RecordBulkVisibility(APIView):
             connection=_connection(request),
             user=request_user(request),
             kind=self.kind,
-            filters=parse_filter(data),
+            filters=_filters(data, self.kind),
             shown=data["show_to_users"],
         )
         return Response({"changed": changed})
@@ -314,6 +354,8 @@ def visibility_views(kind: str) -> tuple[type[APIView], type[APIView]]:
 class ChartsView(APIView):
     """Active charts of accounts (admins and ops read; admins choose)."""
 
+    raises_not_found = True  # 404 while Coupa is not connected (in the schema)
+
     def get_permissions(self) -> list[Any]:
         return [CanConfigure() if self.request.method == "PUT" else CanRead()]
 
@@ -323,7 +365,15 @@ class ChartsView(APIView):
             ChartSerializer(chart_list(connection=_connection(request)), many=True).data
         )
 
-    @extend_schema(request=ChartSelectionSerializer, responses=SyncRunSerializer(allow_null=True))
+    @extend_schema(
+        request=ChartSelectionSerializer,
+        responses={
+            200: OpenApiResponse(
+                SyncRunSerializer, description="Charts were added: the sync importing them."
+            ),
+            204: OpenApiResponse(description="Saved; no chart was added, nothing to import."),
+        },
+    )
     def put(self, request: Request) -> Response:
         payload = ChartSelectionSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -336,11 +386,15 @@ class ChartsView(APIView):
             )
         except ChartSelectionError as exc:
             raise ValidationError({"chart_ids": [str(exc)]}) from exc
-        return Response(SyncRunSerializer(run).data if run else None)
+        if run is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(SyncRunSerializer(run).data)
 
 
 class SyncView(APIView):
     """Start a sync now (or get the running one): the Sync Data button."""
+
+    raises_not_found = True  # 404 while Coupa is not connected (in the schema)
 
     permission_classes = [CanSync]
 
@@ -363,6 +417,8 @@ class SyncView(APIView):
 
 class RequisitionSyncView(APIView):
     """Refresh the PRs' statuses and POs now (a daily pass): Sync activity's ops button."""
+
+    raises_not_found = True  # 404 while Coupa is not connected (in the schema)
 
     permission_classes = [CanSync]
 

@@ -75,14 +75,14 @@ def client_for(connection: Connection, *, stats: RequestStats | None = None) -> 
     """A client for the connection whose every new TCP connection re-checks the address.
 
     The domain was checked when saved; checking again at connect time defeats DNS
-    rebinding. Only the exact addresses COUPA_ALLOWED_HOSTS names (the local sandbox)
-    may be internal.
+    rebinding. Only the exact origins COUPA_ALLOWED_HOSTS names (the local sandbox) may be
+    internal, each on its own scheme, host and port.
     """
     allow = AllowList.parse(settings.COUPA_ALLOWED_HOSTS)
     # An explicit transport carries the pool limits (httpx ignores the client's then).
     transport = guarded_transport(
         resolver=configured_resolver(),
-        allowed=allow.exact_addresses,
+        exact_origins=allow.exact_origins,
         limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
     )
     return CoupaClient(connection_config(connection), transport=transport, stats=stats)

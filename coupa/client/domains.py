@@ -13,11 +13,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from integrations.netguard import Resolver, UnsafeAddressError, checked_addresses, parse_ip_literal
+from integrations.netguard import (
+    DEFAULT_PORTS,
+    Resolver,
+    UnsafeAddressError,
+    checked_addresses,
+    parse_ip_literal,
+    parse_origin,
+)
 
 # The Supplier Portal has its own API, clients and scopes; this product uses the Core API.
 SUPPLIER_PORTAL_HOSTS = frozenset({"supplier.coupahost.com"})
-DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 class CoupaDomainError(ValueError):
@@ -45,11 +51,7 @@ class AllowList:
             if not entry:
                 continue
             if "://" in entry:
-                parts = urlsplit(entry)
-                scheme = parts.scheme
-                exact.add(
-                    (scheme, parts.hostname or "", parts.port or DEFAULT_PORTS.get(scheme, 0))
-                )
+                exact.add(parse_origin(entry))
             else:
                 patterns.append(entry)
         return cls(patterns=tuple(patterns), exact_origins=frozenset(exact))
@@ -63,10 +65,6 @@ class AllowList:
             elif host == pattern:
                 return True
         return False
-
-    @property
-    def exact_addresses(self) -> list[str]:
-        return sorted({host for _scheme, host, _port in self.exact_origins})
 
 
 def normalize_coupa_domain(
@@ -127,7 +125,9 @@ def normalize_coupa_domain(
             f"(allowed: {allowed})."
         )
     try:
-        checked_addresses(host, 443, resolver=resolver, allowed=allow.exact_addresses)
+        # No exemption here: an exact origin covers its own host and port, never another
+        # name that happens to resolve to the same address.
+        checked_addresses(host, 443, resolver=resolver)
     except UnsafeAddressError as exc:
         raise CoupaDomainError(f"The domain {exc.host} {exc.reason}.") from exc
     return CoupaDomain(base_url=f"https://{host}", host=host)

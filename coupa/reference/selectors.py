@@ -25,6 +25,7 @@ __all__ = [
     "PICKABLE",
     "SUPPORTING",
     "RecordFilter",
+    "RecordFilterError",
     "chart_list",
     "offered_annotation",
     "offered_q",
@@ -96,18 +97,68 @@ class RecordFilter:
     sort: str = ""
 
 
-def parse_filter(params: Any) -> RecordFilter:
-    """A RecordFilter from query parameters or a form; unknown values are ignored."""
-    chart = params.get("chart") or ""
-    visibility = params.get("visibility") or ""
-    active = params.get("active") or ""
+class RecordFilterError(ValueError):
+    """A tab filter value that does not parse; `field` names the parameter."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(message)
+
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "visibility": ("shown", "hidden"),
+    "active": ("active", "inactive"),
+}
+
+
+def parse_filter(params: Any, *, kind: str | None = None) -> RecordFilter:
+    """A RecordFilter from query parameters, a form or an API body.
+
+    An empty or missing value means "no filter"; any other value that does not parse (a
+    chart that is not a positive id, an unknown choice, a null character; with `kind`, a
+    filter or sort that list does not offer) raises RecordFilterError, so a bulk change
+    never acts on more than the filter the admin saw.
+    """
+    search = str(params.get("search") or "")
+    if "\x00" in search:
+        raise RecordFilterError("search", "Search: null characters are not allowed.")
+    chart = _parse_chart(params.get("chart"))
+    choices: dict[str, str] = {}
+    for name, allowed in _CHOICES.items():
+        value = str(params.get(name) or "")
+        if value and value not in allowed:
+            raise RecordFilterError(
+                name,
+                f"{name.title()}: “{value[:40]}” is not one of {', '.join(allowed)}.",
+            )
+        choices[name] = value
+    if kind is not None and chart is not None and kind != "accounts":
+        raise RecordFilterError("chart", "Chart: only accounts belong to a chart.")
+    if kind is not None and choices["visibility"] and kind not in PICKABLE:
+        raise RecordFilterError("visibility", "Visibility: this list has no Show to Users choice.")
+    sort = str(params.get("sort") or "")
+    if kind is not None and sort and sort.lstrip("-") not in RESOURCES[kind].sorts:
+        offered = ", ".join(RESOURCES[kind].sorts) or "none"
+        raise RecordFilterError(
+            "sort", f"Sort: “{sort[:40]}” is not a sort of this list (sorts: {offered})."
+        )
     return RecordFilter(
-        search=(params.get("search") or "")[:200],
-        chart=int(chart) if str(chart).isdigit() else None,
-        visibility="shown" if visibility == "shown" else "hidden" if visibility == "hidden" else "",
-        active="active" if active == "active" else "inactive" if active == "inactive" else "",
-        sort=(params.get("sort") or "")[:32],
+        search=search[:200],
+        chart=chart,
+        visibility=choices["visibility"],  # type: ignore[arg-type]
+        active=choices["active"],  # type: ignore[arg-type]
+        sort=sort[:32],
     )
+
+
+def _parse_chart(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise RecordFilterError("chart", f"Chart: “{text[:40]}” is not a chart id.")
+    return int(text)
 
 
 def record_list(

@@ -46,6 +46,14 @@ def _check(level: str, type_: str, values: Sequence[str]) -> None:
         raise CustomFieldError("A list-of-values field needs its values.")
 
 
+def _label(label: str) -> str:
+    label = label.strip()
+    limit = CustomFieldDefinition._meta.get_field("label").max_length or 0
+    if len(label) > limit:
+        raise CustomFieldError(f"Label: at most {limit} characters (it has {len(label)}).")
+    return label
+
+
 def _clean(values: Sequence[Any]) -> list[str]:
     return [str(v).strip() for v in values if str(v).strip()]
 
@@ -90,7 +98,7 @@ def custom_field_create(
                 connection=connection,
                 level=level,
                 api_name=api_name,
-                label=label.strip(),
+                label=_label(label),
                 type=type,
                 required=required,
                 values=values if type == CustomFieldDefinition.Type.LOOKUP else [],
@@ -113,7 +121,7 @@ def custom_field_update(
 ) -> CustomFieldDefinition:
     """Change a declaration's label, type, requirement or values (never its key)."""
     if label is not None:
-        definition.label = label.strip()
+        definition.label = _label(label)
     if type is not None:
         definition.type = type
     if required is not None:

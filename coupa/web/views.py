@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views import View
@@ -25,6 +25,7 @@ from coupa.connections.services import (
 from coupa.reference.registry import PICKABLE, RESOURCES, SUPPORTING
 from coupa.reference.selectors import (
     RecordFilter,
+    RecordFilterError,
     chart_list,
     parse_filter,
     record_counts,
@@ -176,44 +177,60 @@ class RecordsView(CapabilityRequiredMixin, View):
     capability = Capability.VIEW_INTEGRATIONS
 
     def get(self, request: HttpRequest, kind: str) -> HttpResponse:
-        connection = current_connection(request)
-        supporting_kind = ""
-        if kind == "supporting":
-            supporting_kind = request.GET.get("type", "users")
-            if supporting_kind not in SUPPORTING:
-                raise Http404
-            list_kind = supporting_kind
-        elif kind in PICKABLE:
-            list_kind = kind
-        else:
+        return render_records(request, kind, request.GET)
+
+
+def render_records(
+    request: HttpRequest, kind: str, params: QueryDict, *, error: str = ""
+) -> HttpResponse:
+    """A tab with the filter `params`; a filter that does not parse (or `error`) is a 400
+    that says why and lists nothing, so no bulk action can apply to an unintended set."""
+    connection = current_connection(request)
+    supporting_kind = ""
+    if kind == "supporting":
+        supporting_kind = params.get("type", "users")
+        if supporting_kind not in SUPPORTING:
             raise Http404
-        filters = parse_filter(request.GET)
-        rows = record_list(
-            organization=request_organization(request),
-            connection=connection,
-            kind=list_kind,
-            filters=filters,
-        )
-        page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-        query = request.GET.copy()
-        query.pop("page", None)
-        context = {
-            "connection": connection,
-            "kind": kind,
-            "supporting_kind": supporting_kind,
-            "supporting_labels": SUPPORTING_LABELS,
-            "tabs": TABS,
-            "count_rows": [(k, record_counts(connection=connection, kind=k)) for k in PICKABLE],
-            "page_obj": page,
-            "filters": filters,
-            "charts": list(chart_list(connection=connection, active_only=False))
-            if kind == "accounts"
-            else [],
-            "query": query.urlencode(),
-            "can_toggle": user_can(request.user, Capability.CONFIGURE_INTEGRATIONS),
-            "read_only": not connection_offers_records(connection),
-        }
-        return render(request, "coupa/records.html", context)
+        list_kind = supporting_kind
+    elif kind in PICKABLE:
+        list_kind = kind
+    else:
+        raise Http404
+    try:
+        filters = parse_filter(params, kind=list_kind)
+    except RecordFilterError as exc:
+        filters, error = RecordFilter(), error or exc.message
+    rows = record_list(
+        organization=request_organization(request),
+        connection=connection,
+        kind=list_kind,
+        filters=filters,
+    )
+    if error:
+        rows = rows.none()
+    page = Paginator(rows, PAGE_SIZE).get_page(params.get("page"))
+    query = params.copy()
+    query.pop("page", None)
+    for name in ("csrfmiddlewaretoken", "query", "show_to_users"):
+        query.pop(name, None)
+    context = {
+        "connection": connection,
+        "kind": kind,
+        "supporting_kind": supporting_kind,
+        "supporting_labels": SUPPORTING_LABELS,
+        "tabs": TABS,
+        "count_rows": [(k, record_counts(connection=connection, kind=k)) for k in PICKABLE],
+        "page_obj": page,
+        "filters": filters,
+        "filter_error": error,
+        "charts": list(chart_list(connection=connection, active_only=False))
+        if kind == "accounts"
+        else [],
+        "query": query.urlencode(),
+        "can_toggle": user_can(request.user, Capability.CONFIGURE_INTEGRATIONS),
+        "read_only": not connection_offers_records(connection),
+    }
+    return render(request, "coupa/records.html", context, status=400 if error else 200)
 
 
 class ToggleView(CapabilityRequiredMixin, View):
@@ -258,11 +275,17 @@ class BulkToggleView(CapabilityRequiredMixin, View):
             raise Http404
         connection = current_connection(request)
         shown = request.POST.get("show_to_users") == "1"
+        try:
+            filters = parse_filter(request.POST, kind=kind)
+        except RecordFilterError as exc:
+            return render_records(
+                request, kind, request.POST, error=f"Nothing was changed. {exc.message}"
+            )
         changed = records_bulk_set_shown(
             connection=connection,
             user=request_user(request),
             kind=kind,
-            filters=parse_filter(request.POST),
+            filters=filters,
             shown=shown,
         )
         messages.success(

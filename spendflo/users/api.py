@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from spendflo.organizations.services import organization_set_show_new_records
 from spendflo.users.context import request_organization, request_user
+from spendflo.users.forms import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH
 from spendflo.users.models import User
 from spendflo.users.permissions import IsOrganizationMember, capability_permission
 from spendflo.users.roles import Capability, capabilities_for
@@ -86,9 +87,13 @@ class MeView(APIView):
 
 
 class UserCreateSerializer(serializers.Serializer[Any]):
-    email = serializers.EmailField()
-    first_name = serializers.CharField(required=False, default="", allow_blank=True)
-    last_name = serializers.CharField(required=False, default="", allow_blank=True)
+    email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH)
+    first_name = serializers.CharField(
+        required=False, default="", allow_blank=True, max_length=NAME_MAX_LENGTH
+    )
+    last_name = serializers.CharField(
+        required=False, default="", allow_blank=True, max_length=NAME_MAX_LENGTH
+    )
     role = serializers.ChoiceField(choices=User.Role.choices)
 
 

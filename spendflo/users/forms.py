@@ -4,11 +4,15 @@ from django import forms
 
 from spendflo.users.models import User
 
+# The username mirrors the email, so an email is at most as long as a username may be.
+EMAIL_MAX_LENGTH: int = User._meta.get_field("username").max_length or 0
+NAME_MAX_LENGTH: int = User._meta.get_field("first_name").max_length or 0
+
 
 class UserCreateForm(forms.Form):
-    email = forms.EmailField()
-    first_name = forms.CharField(max_length=150, required=False)
-    last_name = forms.CharField(max_length=150, required=False)
+    email = forms.EmailField(max_length=EMAIL_MAX_LENGTH)
+    first_name = forms.CharField(max_length=NAME_MAX_LENGTH, required=False)
+    last_name = forms.CharField(max_length=NAME_MAX_LENGTH, required=False)
     role = forms.ChoiceField(choices=User.Role.choices)
 
 

@@ -29,6 +29,10 @@ def user_create(
 ) -> tuple[User, str]:
     """Create an active user in an organization; return it and its initial password."""
     email = email.strip().lower()
+    limit = User._meta.get_field("username").max_length or 0
+    if len(email) > limit:
+        # The username mirrors the email; a longer one would fail in the database.
+        raise UserError(f"Email addresses longer than {limit} characters are not supported.")
     if User.objects.filter(email__iexact=email).exists():
         raise UserError(f"A user with the email {email} already exists.")
     if role not in User.Role.values:

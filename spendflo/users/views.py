@@ -33,6 +33,7 @@ class UserListView(CapabilityRequiredMixin, View):
             request,
             "users/user_list.html",
             {"users": users, "form": form or UserCreateForm(), "roles": User.Role.choices},
+            status=400 if form is not None and form.errors else 200,
         )
 
     def post(self, request: HttpRequest) -> HttpResponse:

@@ -215,11 +215,15 @@ class RequestList(generics.ListAPIView):  # type: ignore[type-arg]
 
     def get_queryset(self) -> QuerySet[PurchaseRequest]:
         state = self.request.query_params.get("state", "")
-        return request_list(
-            user=request_user(self.request),
-            state=state if state in PurchaseRequest.State.values else "",
-            everyone=True,
-        )
+        if state and state not in PurchaseRequest.State.values:
+            raise ValidationError(
+                {
+                    "state": [
+                        f"“{state[:40]}” is not one of {', '.join(PurchaseRequest.State.values)}."
+                    ]
+                }
+            )
+        return request_list(user=request_user(self.request), state=state, everyone=True)
 
     @extend_schema(
         parameters=[
@@ -348,7 +352,10 @@ class NoticeList(generics.ListAPIView):  # type: ignore[type-arg]
     queryset = Notification.objects.none()
 
     def get_queryset(self) -> QuerySet[Notification]:
-        unread = self.request.query_params.get("unread", "") in ("1", "true", "yes")
+        value = self.request.query_params.get("unread", "").lower()
+        if value not in ("", "1", "true", "yes", "0", "false", "no"):
+            raise ValidationError({"unread": [f"“{value[:40]}” is not true or false."]})
+        unread = value in ("1", "true", "yes")
         return notice_list(user=request_user(self.request), unread=unread)
 
     @extend_schema(parameters=[OpenApiParameter("unread", OpenApiTypes.BOOL)])

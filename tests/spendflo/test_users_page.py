@@ -22,7 +22,7 @@ def test_adding_an_existing_email_is_refused_and_loses_nothing(client_as, admin_
     response = client_as(admin_user).post(
         reverse("users:list"), {"email": admin_user.email, "role": "ops"}
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert b"already exists" in response.content
     assert User.objects.get(email=admin_user.email).role == User.Role.ADMIN
 

@@ -107,3 +107,26 @@ def test_the_sandbox_address_is_allowed_only_with_its_exact_port_and_scheme() ->
         normalize_coupa_domain("https://127.0.0.1:8111", allowed_hosts=ALLOWED, resolver=no_dns)
     with pytest.raises(CoupaDomainError):
         normalize_coupa_domain("http://127.0.0.1:8112", allowed_hosts=ALLOWED, resolver=no_dns)
+
+
+@pytest.mark.parametrize("pasted", ["acme.coupahost.com", "https://acme.coupahost.com:443"])
+def test_a_name_resolving_to_the_allow_listed_address_is_refused(pasted: str) -> None:
+    """The sandbox's exact origin exempts 127.0.0.1:8111, never a name that resolves to it."""
+    with pytest.raises(CoupaDomainError, match="private or internal address"):
+        normalize_coupa_domain(pasted, allowed_hosts=ALLOWED, resolver=resolver_to("8.8.8.8", "127.0.0.1"))
+
+
+@pytest.mark.parametrize(
+    "pasted", ["localhost", "LOCALHOST", "localhost.", "http://localhost:8111", "https://localhost:443"]
+)
+def test_localhost_is_refused_whatever_its_spelling(pasted: str) -> None:
+    with pytest.raises(CoupaDomainError):
+        normalize_coupa_domain(pasted, allowed_hosts=ALLOWED, resolver=resolver_to("127.0.0.1"))
+
+
+def test_an_allow_listed_name_origin_is_accepted_as_listed() -> None:
+    """`http://sandbox:8111` in the allow-list is accepted when saved (and exempt when called)."""
+    domain = normalize_coupa_domain(
+        "http://SANDBOX:8111/", allowed_hosts=[*ALLOWED, "http://sandbox:8111"], resolver=no_dns
+    )
+    assert domain.base_url == "http://sandbox:8111"

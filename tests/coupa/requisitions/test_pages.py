@@ -413,3 +413,20 @@ def test_non_admins_are_forbidden(
     assert client.post(_url("custom_field_create", setup), {"api_name": "x"}).status_code == 403
     assert client.post(_url("preview_test_draft", setup)).status_code == 403
     assert client.get(_url("mapping_records", setup, kind="vendors")).status_code == 403
+
+
+def test_a_null_character_in_the_record_search_is_a_400_that_says_so(client_as: Any, setup: Setup) -> None:
+    """PostgreSQL refuses null characters in a query; the picker's search says so instead."""
+    response = client_as(setup.admin).get(_url("mapping_records", setup, kind="vendors"), {"q": "ze\x00ta"})
+    assert response.status_code == 400
+    assert "Search: null characters are not allowed." in response.content.decode()
+
+
+def test_a_custom_field_label_longer_than_its_column_is_refused_with_a_sentence(
+    client_as: Any, setup: Setup
+) -> None:
+    response = client_as(setup.admin).post(
+        _url("custom_field_create", setup), {"api_name": "project", "label": "L" * 121}, follow=True
+    )
+    assert "Label: at most 120 characters (it has 121)." in response.content.decode()
+    assert not CustomFieldDefinition.objects.filter(api_name="project").exists()

@@ -1,0 +1,83 @@
+"""The JSON API's shared behaviour: how bodies are parsed and how errors are answered.
+Named in settings.REST_FRAMEWORK (the schema's part is spendflo.schema)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from rest_framework import parsers, status
+from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.response import Response
+
+from spendflo.middleware import NULL_CHARACTER_MESSAGE
+
+logger = logging.getLogger(__name__)
+
+MAX_JSON_DEPTH = 32
+SERVER_ERROR_MESSAGE = (
+    "Something went wrong on our side; the error is logged. "
+    "Try again, or tell your administrator if it persists."
+)
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, refusing bodies nested deeper than MAX_JSON_DEPTH and strings with
+    null characters (PostgreSQL stores neither in text nor in jsonb), with a 400 that names
+    where."""
+
+    def parse(
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError as exc:
+            raise ParseError(_too_deep()) from exc
+        _check_json(data)
+        return data
+
+
+def _too_deep() -> str:
+    return f"JSON parse error - the body is nested more than {MAX_JSON_DEPTH} levels deep."
+
+
+def _check_json(data: Any) -> None:
+    """Walk `data` without recursion: a depth limit, and no null character in any string."""
+    stack: list[tuple[Any, str, int]] = [(data, "", 1)]
+    while stack:
+        value, where, depth = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise ValidationError({where or "non_field_errors": [NULL_CHARACTER_MESSAGE]})
+            continue
+        if not isinstance(value, dict | list):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise ParseError(_too_deep())
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if isinstance(key, str) and "\x00" in key:
+                raise ValidationError({where or "non_field_errors": [NULL_CHARACTER_MESSAGE]})
+            path = f"{where}.{key}" if where else str(key)
+            stack.append((item, path, depth + 1))
+
+
+def api_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
+    """DRF's handler, and for an unexpected error a JSON 500 (logged with its traceback) in
+    place of Django's HTML page; the request's transaction is rolled back either way."""
+    # rest_framework.views reads the API settings (which name this module) when imported.
+    from rest_framework.views import exception_handler, set_rollback
+
+    response = exception_handler(exc, dict(context))
+    if response is not None:
+        return response
+    view = context.get("view")
+    logger.error(
+        "Unexpected error in %s", type(view).__name__ if view else "API view", exc_info=exc
+    )
+    set_rollback()
+    return Response({"detail": SERVER_ERROR_MESSAGE}, status=status.HTTP_500_INTERNAL_SERVER_ERROR)
