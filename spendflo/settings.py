@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "integrations.middleware.JobQueueUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "spendflo.urls"
@@ -183,6 +184,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # A job the broker refused answers 503 with a sentence (integrations.jobs).
+    "EXCEPTION_HANDLER": "integrations.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Spendflo Coupa integration API",
@@ -262,6 +265,17 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": COUPA_PR_SYNC_SECONDS,
         "options": {"expires": max(COUPA_PR_SYNC_SECONDS - 60, 30)},
     },
+    # Fail (and retry) syncs and validations whose worker died or whose message was lost.
+    "coupa-sync-sweep": {
+        "task": "coupa.sync_sweep",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "coupa-validation-sweep": {
+        "task": "coupa.validation_sweep",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     "coupa-requisition-sweep": {
         "task": "coupa.requisition_sweep",
         "schedule": 300.0,
@@ -307,11 +321,16 @@ COUPA_PUSH_DEADLINE = env.float("COUPA_PUSH_DEADLINE", default=600.0)
 
 # Reference-data syncs (coupa/reference/sync.py).
 # A running sync renews its heartbeat after every page; one silent for longer is taken for
-# dead (its worker was killed) and failed. Longer than one page's retry deadline, so a page
-# that is being retried is not mistaken for a dead worker.
+# dead (its worker was killed) and failed by the stale sweep (beat, every minute). Longer
+# than one page's retry deadline (COUPA_RETRY_DEADLINE), so a page that is being retried is
+# not mistaken for a dead worker.
 COUPA_SYNC_STALE_AFTER = env.float("COUPA_SYNC_STALE_AFTER", default=600.0)
-# A queued sync no worker picked up within this time is failed so the next trigger can run.
+# A queued sync no worker picked up within this time (its message was lost) is failed and
+# requested again by the sweep.
 COUPA_SYNC_QUEUED_STALE_AFTER = env.float("COUPA_SYNC_QUEUED_STALE_AFTER", default=900.0)
+# A connection validation not finished this long after it was asked for (the task's hard
+# limit is 300 s) is failed and started again by the sweep.
+COUPA_VALIDATION_STALE_AFTER = env.float("COUPA_VALIDATION_STALE_AFTER", default=600.0)
 # Incremental syncs re-read this much before the watermark (clock skew, late commits).
 COUPA_SYNC_OVERLAP = env.float("COUPA_SYNC_OVERLAP", default=300.0)
 # Records written per bulk upsert, and the longest a page's records wait to be written.

@@ -54,6 +54,7 @@ from integrations.runs import (
     run_cancel_requested,
     run_claim,
     run_finish,
+    run_hold,
 )
 from spendflo.audit.models import AuditEvent
 from spendflo.audit.services import audit_record
@@ -159,6 +160,14 @@ class _Walk:
         ):
             raise _LeaseLostError
         self.cancel = run_cancel_requested(self.run)
+
+    def hold(self) -> None:
+        """Lock the run's row before a batch writes records (the one lock order).
+
+        Raises _LeaseLostError when the run is no longer ours, before anything is written.
+        """
+        if not run_hold(self.run, self.token):
+            raise _LeaseLostError
 
     def report(self) -> None:
         if self.on_progress is not None:
@@ -410,6 +419,7 @@ def _walk_pages(
     def flush() -> None:
         nonlocal buffer, buffered_pages, last
         with transaction.atomic():
+            walk.hold()
             counts = import_records(
                 connection=walk.connection,
                 resource=spec.name,

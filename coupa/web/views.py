@@ -39,6 +39,7 @@ from coupa.reference.services import (
 from coupa.reference.sync import SyncRequestError, sync_cancel, sync_request
 from coupa.requisitions.status_sync import requisition_sync_request
 from coupa.web.forms import ConnectForm, EditConnectionForm
+from integrations.jobs import JobQueueUnavailableError
 from integrations.models import Connection, SyncRun
 from integrations.selectors import (
     connection_current,
@@ -133,7 +134,7 @@ class ValidateView(CapabilityRequiredMixin, View):
             validation = coupa_validate(
                 organization=request_organization(request), user=request_user(request)
             )
-        except ConnectionChangeError as exc:
+        except (ConnectionChangeError, JobQueueUnavailableError) as exc:
             messages.error(request, str(exc))
             return redirect("integrations:procurement")
         return redirect("coupa:validation", pk=validation.pk)
@@ -318,7 +319,7 @@ class SyncView(CapabilityRequiredMixin, View):
             run = sync_request(
                 connection=connection, trigger=SyncRun.Trigger.MANUAL, user=request_user(request)
             )
-        except SyncRequestError as exc:
+        except (SyncRequestError, JobQueueUnavailableError) as exc:
             messages.error(request, str(exc))
         else:
             messages.success(request, f"Sync {run.pk} is {run.get_state_display().lower()}.")
