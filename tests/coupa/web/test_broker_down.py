@@ -31,9 +31,11 @@ def _forget_broker_connections() -> None:
 
 
 @pytest.fixture
-def broker_down() -> Iterator[None]:
+def broker_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     previous = celery_app.conf.broker_url, celery_app.conf.task_always_eager
     _forget_broker_connections()
+    # Celery reads CELERY_BROKER_URL from the environment before its configuration.
+    monkeypatch.setenv("CELERY_BROKER_URL", DEAD_BROKER)
     celery_app.conf.broker_url = DEAD_BROKER
     celery_app.conf.task_always_eager = False
     yield
@@ -111,9 +113,7 @@ def _assert_sync_not_stranded(connection: Connection) -> None:
 def test_sync_api_with_the_broker_down_answers_503_and_fails_the_run(
     broker_down, connection, admin_user, client_as
 ) -> None:
-    response = client_as(admin_user).post(
-        "/api/v1/coupa/sync", {}, content_type="application/json"
-    )
+    response = client_as(admin_user).post("/api/v1/coupa/sync", {}, content_type="application/json")
 
     assert response.status_code == 503
     assert response.json() == {"detail": NOT_STARTED_MESSAGE}
