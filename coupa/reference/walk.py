@@ -48,6 +48,7 @@ from coupa.reference.sync import (
     sync_request,
     sync_run_fail_if_stale,
 )
+from integrations.jobs import JobQueueUnavailableError
 from integrations.models import Connection, SyncRun, SyncWatermark
 from integrations.runs import (
     run_beat,
@@ -289,7 +290,10 @@ def _finish(
             sync_request(
                 connection=run.connection, trigger=SyncRun.Trigger.CHART_CHANGE, resources=follow
             )
-        except SyncRequestError as exc:
+        except (SyncRequestError, JobQueueUnavailableError) as exc:
+            # The connection is no longer usable, or the broker refused the follow-up (that
+            # run is failed with the reason): the next sync imports the added charts, which
+            # have no watermark yet.
             logger.info("Follow-up sync of run %s skipped: %s", run.pk, exc)
     return run
 
