@@ -7,7 +7,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import IsAuthenticated
@@ -60,6 +65,13 @@ from integrations.selectors import (
 from spendflo.users.context import request_organization, request_user
 from spendflo.users.permissions import IsOrganizationMember, capability_permission
 from spendflo.users.roles import Capability
+
+# A job the task queue refused (integrations.api.exception_handler): nothing is left
+# waiting, and the sentence says what to do.
+QUEUE_UNAVAILABLE = OpenApiResponse(
+    inline_serializer("QueueUnavailable", {"detail": serializers.CharField()}),
+    description="The task queue is unavailable; nothing was left waiting. Try again later.",
+)
 
 CanRead = capability_permission(Capability.VIEW_INTEGRATIONS)
 CanConfigure = capability_permission(Capability.CONFIGURE_INTEGRATIONS)
@@ -121,7 +133,9 @@ class CoupaConnectionView(APIView):
         }
         return Response(body)
 
-    @extend_schema(request=UpdateSerializer, responses={202: ValidationSerializer})
+    @extend_schema(
+        request=UpdateSerializer, responses={202: ValidationSerializer, 503: QUEUE_UNAVAILABLE}
+    )
     def patch(self, request: Request) -> Response:
         connection = connection_current(organization=request_organization(request))
         if connection is None:
@@ -134,7 +148,9 @@ class CoupaConnectionView(APIView):
 class CoupaConnectView(APIView):
     permission_classes = [CanConfigure]
 
-    @extend_schema(request=ConnectSerializer, responses={202: ValidationSerializer})
+    @extend_schema(
+        request=ConnectSerializer, responses={202: ValidationSerializer, 503: QUEUE_UNAVAILABLE}
+    )
     def post(self, request: Request) -> Response:
         payload = ConnectSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -144,7 +160,7 @@ class CoupaConnectView(APIView):
 class CoupaValidateView(APIView):
     permission_classes = [CanConfigure]
 
-    @extend_schema(request=None, responses={202: ValidationSerializer})
+    @extend_schema(request=None, responses={202: ValidationSerializer, 503: QUEUE_UNAVAILABLE})
     def post(self, request: Request) -> Response:
         try:
             validation = coupa_validate(
@@ -323,7 +339,10 @@ class ChartsView(APIView):
             ChartSerializer(chart_list(connection=_connection(request)), many=True).data
         )
 
-    @extend_schema(request=ChartSelectionSerializer, responses=SyncRunSerializer(allow_null=True))
+    @extend_schema(
+        request=ChartSelectionSerializer,
+        responses={200: SyncRunSerializer(allow_null=True), 503: QUEUE_UNAVAILABLE},
+    )
     def put(self, request: Request) -> Response:
         payload = ChartSelectionSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -344,7 +363,9 @@ class SyncView(APIView):
 
     permission_classes = [CanSync]
 
-    @extend_schema(request=SyncRequestSerializer, responses={202: SyncRunSerializer})
+    @extend_schema(
+        request=SyncRequestSerializer, responses={202: SyncRunSerializer, 503: QUEUE_UNAVAILABLE}
+    )
     def post(self, request: Request) -> Response:
         payload = SyncRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -369,7 +390,8 @@ class RequisitionSyncView(APIView):
     @extend_schema(
         request=None,
         responses={
-            202: inline_serializer("RequisitionSyncQueued", {"detail": serializers.CharField()})
+            202: inline_serializer("RequisitionSyncQueued", {"detail": serializers.CharField()}),
+            503: QUEUE_UNAVAILABLE,
         },
     )
     def post(self, request: Request) -> Response:
