@@ -1,14 +1,11 @@
 """The broker down when Validate or Sync Data is asked: a 503 with a sentence, nothing stranded.
 
-A real Redis broker URL on a port where nothing listens; the requests commit for real
-(transactional tests), so the message is sent after commit, as in production.
+A real Redis broker URL on a port where nothing listens (`broker_down`); the requests
+commit for real (transactional tests), so the message is sent after commit, as in production.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import kombu.pools
 import pytest
 
 from coupa.connections.services import VALIDATION_NOT_STARTED
@@ -19,28 +16,6 @@ from spendflo.celery import app as celery_app
 from tests.factories import ConnectionFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-DEAD_BROKER = "redis://127.0.0.1:1/0"
-
-
-def _forget_broker_connections() -> None:
-    # The app keeps a connection pool and a producer pool for the broker it first met.
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-    kombu.pools.reset()
-
-
-@pytest.fixture
-def broker_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    previous = celery_app.conf.broker_url, celery_app.conf.task_always_eager
-    _forget_broker_connections()
-    # Celery reads CELERY_BROKER_URL from the environment before its configuration.
-    monkeypatch.setenv("CELERY_BROKER_URL", DEAD_BROKER)
-    celery_app.conf.broker_url = DEAD_BROKER
-    celery_app.conf.task_always_eager = False
-    yield
-    celery_app.conf.broker_url, celery_app.conf.task_always_eager = previous
-    _forget_broker_connections()
 
 
 @pytest.fixture
