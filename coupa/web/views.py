@@ -74,6 +74,10 @@ class ConnectView(CapabilityRequiredMixin, View):
                 form.add_error("domain", str(exc))
             except ConnectionChangeError as exc:
                 form.add_error(None, str(exc))
+            except JobQueueUnavailableError as exc:
+                # Saved, but not validated: the integration page offers Validate.
+                messages.error(request, str(exc))
+                return redirect("integrations:procurement")
             else:
                 return redirect("coupa:validation", pk=validation.pk)
         return render(request, self.template, {"form": form}, status=400)

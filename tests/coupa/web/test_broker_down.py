@@ -103,3 +103,25 @@ def test_sync_button_with_the_broker_down_shows_the_sentence(
     assert response.status_code == 200
     assert NOT_STARTED_MESSAGE in response.content.decode()
     _assert_sync_not_stranded(connection)
+
+
+def test_edit_form_with_the_broker_down_keeps_the_edit_and_shows_the_sentence(
+    broker_down, connection, admin_user, client_as, settings
+) -> None:
+    settings.OUTBOUND_RESOLVER = lambda host, port: ["93.184.216.34"]  # a public address
+    response = client_as(admin_user).post(
+        "/settings/integrations/coupa/edit/",
+        {
+            "domain": connection.base_url,
+            "client_id": "client-2",
+            "client_secret": "",
+            "rate_limit": 20,
+        },
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert VALIDATION_NOT_STARTED in response.content.decode()
+    connection.refresh_from_db()
+    assert connection.provider_settings["client_id"] == "client-2"
+    _assert_validation_not_stranded(connection)
