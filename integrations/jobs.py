@@ -49,13 +49,14 @@ def enqueue_on_commit(
     Arguments must be ids and small JSON scalars. When the broker refuses the message:
     with `recovers`, a sweep resends the job later, so it is only logged; otherwise
     `on_failure` (if given) undoes or fails what the job was for, in its own transaction,
-    and returns the sentence for the user, and JobQueueUnavailableError is raised with it.
+    and returns the sentence for the user, and JobQueueUnavailableError is raised with it
+    (Django then drops the transaction's later callbacks: their broker is down too).
     """
 
     def send() -> None:
         task = current_app.tasks[task_name]
         if current_app.conf.task_always_eager:
-            # Run here (tests, the command line): the task's own errors are not the broker's.
+            # Run here (CELERY_TASK_ALWAYS_EAGER): the task's own errors are not the broker's.
             task.apply_async(args)
             return
         try:
