@@ -1,9 +1,9 @@
 """Choosing charts while a sync writes them: locks in one order, so no deadlock (PostgreSQL).
 
 Two connections to the database: a sync (in a thread) holds its run's row while it
-marks charts inactive, and `PUT /api/v1/coupa/charts` arrives at that moment. Taking the
-chart locks before the run's (as the selection once did) deadlocks; one of the two
-then fails, the API with a 500.
+marks charts inactive, and `PUT /api/v1/coupa/charts` arrives at that moment. A selection
+that took the chart locks before the run's would deadlock with it; one of the two would
+then fail, the API with a 500.
 """
 
 from __future__ import annotations
