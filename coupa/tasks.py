@@ -8,8 +8,13 @@ from typing import Any
 from celery import shared_task
 from celery.contrib.django.task import DjangoTask
 
-from coupa.connections.services import connection_validate
-from coupa.reference.sync import INTERNAL_MESSAGE, sync_request_all, sync_run_fail
+from coupa.connections.services import connection_validate, connection_validations_sweep_stale
+from coupa.reference.sync import (
+    INTERNAL_MESSAGE,
+    sync_request_all,
+    sync_run_fail,
+    sync_runs_sweep_stale,
+)
 from coupa.reference.walk import sync_run_execute
 from coupa.requisitions.push import requisition_create, requisition_sweep_stale
 from coupa.requisitions.status_sync import requisition_sync_all, requisition_sync_connection
@@ -28,6 +33,25 @@ logger = logging.getLogger(__name__)
 def connection_validate_task(validation_id: int) -> None:
     """Run one connection validation (idempotent: a finished run is left alone)."""
     connection_validate(validation_id=validation_id)
+
+
+@shared_task(name="coupa.validation_sweep", acks_late=True, ignore_result=True)
+def validation_sweep_task() -> int:
+    """Fail validations whose worker died or whose message was lost, and start them again.
+
+    Beat runs it every minute. Idempotent (conditional updates). Returns how many failed.
+    """
+    return connection_validations_sweep_stale()
+
+
+@shared_task(name="coupa.sync_sweep", acks_late=True, ignore_result=True)
+def sync_sweep_task() -> int:
+    """Fail sync runs whose heartbeat went stale (worker killed) or that were never picked up.
+
+    Beat runs it every minute; lost queued runs are requested again. Idempotent
+    (conditional updates). Returns how many runs were failed.
+    """
+    return sync_runs_sweep_stale()
 
 
 @shared_task(name="coupa.reference_sync_all", acks_late=True, ignore_result=True)

@@ -6,6 +6,9 @@ task and a stale-run sweep can race without a lock:
 
 - `run_claim` turns a queued run into a running one with a fresh lease token; only one
   caller gets the token.
+- `run_hold` locks the run's row for the rest of the caller's transaction, if the caller
+  still holds the lease: a batch takes it before writing records, so locks are taken run
+  first, then records, as every other writer does.
 - `run_beat` renews the heartbeat (and saves progress) only while the caller still holds
   the lease; False tells it the run was taken from it (marked stale) and it must stop.
 - `run_is_stale` / `run_fail_stale`: a running run whose heartbeat is older than
@@ -35,6 +38,7 @@ __all__ = [
     "run_fail",
     "run_fail_stale",
     "run_finish",
+    "run_hold",
     "run_is_stale",
 ]
 
@@ -72,6 +76,18 @@ def run_claim(model: type[RunT], pk: int) -> tuple[RunT | None, str]:
     if run is None or not claimed:
         return run, ""
     return run, token
+
+
+def run_hold(run: LeasedRun, token: str) -> bool:
+    """Lock the run's row (inside a transaction) if `token` still holds the lease."""
+    return (
+        type(run)
+        ._default_manager.select_for_update(no_key=True)
+        .filter(pk=run.pk, lease_token=token, state=LeasedRun.State.RUNNING)
+        .values_list("pk", flat=True)
+        .first()
+        is not None
+    )
 
 
 def run_beat(run: LeasedRun, token: str, **values: Any) -> bool:

@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "spendflo.middleware.RefuseNullCharactersMiddleware",
+    "integrations.middleware.JobQueueUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "spendflo.urls"
@@ -187,7 +188,9 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "EXCEPTION_HANDLER": "spendflo.rest.api_exception_handler",
+    # A job the broker refused answers 503 with a sentence (integrations.jobs); an
+    # unexpected error a JSON 500 (spendflo.rest).
+    "EXCEPTION_HANDLER": "integrations.api.exception_handler",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -271,6 +274,17 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": COUPA_PR_SYNC_SECONDS,
         "options": {"expires": max(COUPA_PR_SYNC_SECONDS - 60, 30)},
     },
+    # Fail (and retry) syncs and validations whose worker died or whose message was lost.
+    "coupa-sync-sweep": {
+        "task": "coupa.sync_sweep",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "coupa-validation-sweep": {
+        "task": "coupa.validation_sweep",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     "coupa-requisition-sweep": {
         "task": "coupa.requisition_sweep",
         "schedule": 300.0,
@@ -316,11 +330,16 @@ COUPA_PUSH_DEADLINE = env.float("COUPA_PUSH_DEADLINE", default=600.0)
 
 # Reference-data syncs (coupa/reference/sync.py).
 # A running sync renews its heartbeat after every page; one silent for longer is taken for
-# dead (its worker was killed) and failed. Longer than one page's retry deadline, so a page
-# that is being retried is not mistaken for a dead worker.
+# dead (its worker was killed) and failed by the stale sweep (beat, every minute). Longer
+# than one page's retry deadline (COUPA_RETRY_DEADLINE), so a page that is being retried is
+# not mistaken for a dead worker.
 COUPA_SYNC_STALE_AFTER = env.float("COUPA_SYNC_STALE_AFTER", default=600.0)
-# A queued sync no worker picked up within this time is failed so the next trigger can run.
+# A queued sync no worker picked up within this time (its message was lost) is failed and
+# requested again by the sweep.
 COUPA_SYNC_QUEUED_STALE_AFTER = env.float("COUPA_SYNC_QUEUED_STALE_AFTER", default=900.0)
+# A connection validation not finished this long after it was asked for (the task's hard
+# limit is 300 s) is failed and started again by the sweep.
+COUPA_VALIDATION_STALE_AFTER = env.float("COUPA_VALIDATION_STALE_AFTER", default=600.0)
 # Incremental syncs re-read this much before the watermark (clock skew, late commits).
 COUPA_SYNC_OVERLAP = env.float("COUPA_SYNC_OVERLAP", default=300.0)
 # Records written per bulk upsert, and the longest a page's records wait to be written.

@@ -167,3 +167,30 @@ def sandbox_allowed(settings: Any, coupa_sandbox: Any) -> Any:
     settings.COUPA_BACKOFF_BASE = 0.01
     settings.COUPA_BACKOFF_MAX = 0.05
     return coupa_sandbox
+
+
+def _forget_broker_connections() -> None:
+    # The app keeps a connection pool and a producer pool for the broker it first met.
+    import kombu.pools
+
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+    kombu.pools.reset()
+
+
+@pytest.fixture
+def broker_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Send tasks for real (not eagerly) to a Redis broker URL where nothing listens.
+
+    Messages are sent after commit: use it in transactional tests.
+    """
+    dead = "redis://127.0.0.1:1/0"
+    previous = celery_app.conf.broker_url, celery_app.conf.task_always_eager
+    _forget_broker_connections()
+    # Celery reads CELERY_BROKER_URL from the environment before its configuration.
+    monkeypatch.setenv("CELERY_BROKER_URL", dead)
+    celery_app.conf.broker_url = dead
+    celery_app.conf.task_always_eager = False
+    yield dead
+    celery_app.conf.broker_url, celery_app.conf.task_always_eager = previous
+    _forget_broker_connections()

@@ -74,6 +74,13 @@ from spendflo.users.context import request_organization, request_user
 from spendflo.users.permissions import IsOrganizationMember, capability_permission
 from spendflo.users.roles import Capability
 
+# A job the task queue refused (integrations.api.exception_handler): nothing is left
+# waiting, and the sentence says what to do.
+QUEUE_UNAVAILABLE = OpenApiResponse(
+    inline_serializer("QueueUnavailable", {"detail": serializers.CharField()}),
+    description="The task queue is unavailable; nothing was left waiting. Try again later.",
+)
+
 CanRead = capability_permission(Capability.VIEW_INTEGRATIONS)
 CanConfigure = capability_permission(Capability.CONFIGURE_INTEGRATIONS)
 CanSync = capability_permission(Capability.TRIGGER_SYNC)
@@ -136,7 +143,9 @@ class CoupaConnectionView(APIView):
         }
         return Response(body)
 
-    @extend_schema(request=UpdateSerializer, responses={202: ValidationSerializer})
+    @extend_schema(
+        request=UpdateSerializer, responses={202: ValidationSerializer, 503: QUEUE_UNAVAILABLE}
+    )
     def patch(self, request: Request) -> Response:
         connection = connection_current(organization=request_organization(request))
         if connection is None:
@@ -149,7 +158,9 @@ class CoupaConnectionView(APIView):
 class CoupaConnectView(APIView):
     permission_classes = [CanConfigure]
 
-    @extend_schema(request=ConnectSerializer, responses={202: ValidationSerializer})
+    @extend_schema(
+        request=ConnectSerializer, responses={202: ValidationSerializer, 503: QUEUE_UNAVAILABLE}
+    )
     def post(self, request: Request) -> Response:
         payload = ConnectSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -160,7 +171,7 @@ class CoupaValidateView(APIView):
     raises_not_found = True  # 404 while Coupa is not connected (in the schema)
     permission_classes = [CanConfigure]
 
-    @extend_schema(request=None, responses={202: ValidationSerializer})
+    @extend_schema(request=None, responses={202: ValidationSerializer, 503: QUEUE_UNAVAILABLE})
     def post(self, request: Request) -> Response:
         try:
             validation = coupa_validate(
@@ -372,6 +383,7 @@ class ChartsView(APIView):
                 SyncRunSerializer, description="Charts were added: the sync importing them."
             ),
             204: OpenApiResponse(description="Saved; no chart was added, nothing to import."),
+            503: QUEUE_UNAVAILABLE,
         },
     )
     def put(self, request: Request) -> Response:
@@ -398,7 +410,9 @@ class SyncView(APIView):
 
     permission_classes = [CanSync]
 
-    @extend_schema(request=SyncRequestSerializer, responses={202: SyncRunSerializer})
+    @extend_schema(
+        request=SyncRequestSerializer, responses={202: SyncRunSerializer, 503: QUEUE_UNAVAILABLE}
+    )
     def post(self, request: Request) -> Response:
         payload = SyncRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -425,7 +439,8 @@ class RequisitionSyncView(APIView):
     @extend_schema(
         request=None,
         responses={
-            202: inline_serializer("RequisitionSyncQueued", {"detail": serializers.CharField()})
+            202: inline_serializer("RequisitionSyncQueued", {"detail": serializers.CharField()}),
+            503: QUEUE_UNAVAILABLE,
         },
     )
     def post(self, request: Request) -> Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -37,6 +38,19 @@ STEPS = [
     ("scopes", "Check the OAuth scopes the integration needs"),
     ("read", "Read the active charts of accounts"),
 ]
+
+
+VALIDATION_NOT_STARTED = (
+    "The task queue is unavailable right now, so the validation did not start. "
+    "Try Validate again in a few minutes."
+)
+VALIDATION_STALE = (
+    "The validation did not finish (its worker probably stopped) and was marked failed."
+)
+VALIDATION_STALE_AGAIN = (
+    "The validation did not finish twice in a row (its worker probably stopped). "
+    "Try Validate again, and contact support if it keeps failing."
+)
 
 
 class ConnectionChangeError(Exception):
@@ -76,6 +90,7 @@ def resolve_domain(raw: str) -> CoupaDomain:
 def _start_validation(
     *, connection: Connection, user: User | None, enqueue: bool = True
 ) -> ConnectionValidation:
+    before = (connection.state, connection.state_reason)
     connection.state = Connection.State.VALIDATING
     connection.state_reason = ""
     connection.save(update_fields=["state", "state_reason", "updated_at"])
@@ -87,8 +102,113 @@ def _start_validation(
         ],
     )
     if enqueue:
-        enqueue_on_commit("coupa.connection_validate", validation.pk)
+        enqueue_on_commit(
+            "coupa.connection_validate",
+            validation.pk,
+            on_failure=lambda: _validation_not_started(validation.pk, *before),
+        )
     return validation
+
+
+def _validation_not_started(validation_id: int, state: str, reason: str) -> str:
+    """Fail a validation the broker refused and put its connection back as it was.
+
+    A connection that was connected (or needed attention) stays so, so hourly syncs go on;
+    one that never was needs attention with the sentence (Validate is offered there).
+    """
+    validation = ConnectionValidation.objects.filter(pk=validation_id).first()
+    if validation is None:
+        return VALIDATION_NOT_STARTED
+    connection = _lock_connection(validation.connection_id)
+    if _fail_validation(validation, VALIDATION_NOT_STARTED):
+        if state not in (Connection.State.CONNECTED, Connection.State.NEEDS_ATTENTION):
+            state, reason = Connection.State.NEEDS_ATTENTION, VALIDATION_NOT_STARTED
+        _settle_connection(connection, state=state, reason=reason)
+    return VALIDATION_NOT_STARTED
+
+
+def _lock_connection(pk: int) -> Connection:
+    # Locks are taken connection first, then its runs and records, everywhere (a
+    # validation's finish locks the connection before writing the validation). NO KEY:
+    # rows that only reference the connection (runs, records, audit) are not blocked.
+    return Connection.objects.select_for_update(no_key=True).get(pk=pk)
+
+
+def _fail_validation(validation: ConnectionValidation, sentence: str) -> bool:
+    """Fail an unfinished validation (conditional: a worker finishing it first wins)."""
+    steps = [
+        {**step, "status": "skipped"} if step["status"] in ("pending", "running") else step
+        for step in validation.steps
+    ]
+    return bool(
+        ConnectionValidation.objects.filter(
+            pk=validation.pk,
+            state__in=(ConnectionValidation.State.QUEUED, ConnectionValidation.State.RUNNING),
+        ).update(
+            state=ConnectionValidation.State.FAILED,
+            error=sentence,
+            finished_at=timezone.now(),
+            steps=steps,
+        )
+    )
+
+
+def _has_live_validation(connection: Connection) -> bool:
+    return connection.validations.filter(
+        state__in=(ConnectionValidation.State.QUEUED, ConnectionValidation.State.RUNNING)
+    ).exists()
+
+
+def _settle_connection(connection: Connection, *, state: str, reason: str) -> None:
+    """Leave `validating` for `state`, unless another validation of it is still live."""
+    if connection.state == Connection.State.VALIDATING and not _has_live_validation(connection):
+        connection.state = state
+        connection.state_reason = reason
+        connection.save(update_fields=["state", "state_reason", "updated_at"])
+
+
+def _validation_stale_after() -> timedelta:
+    return timedelta(seconds=float(settings.COUPA_VALIDATION_STALE_AFTER))
+
+
+def connection_validations_sweep_stale(*, now: datetime | None = None) -> int:
+    """Fail validations left unfinished too long and start them again; return how many.
+
+    A validation not finished `COUPA_VALIDATION_STALE_AFTER` seconds after it was asked
+    for lost its worker (killed) or its message: it is failed, and a new one is queued
+    while its connection is still validating. A second stale validation in a row is not
+    retried: the connection needs attention with a sentence. Idempotent; a worker that
+    finishes a validation meanwhile wins (conditional updates).
+    """
+    cutoff = (now or timezone.now()) - _validation_stale_after()
+    stale = ConnectionValidation.objects.filter(
+        state__in=(ConnectionValidation.State.QUEUED, ConnectionValidation.State.RUNNING),
+        created_at__lt=cutoff,
+    ).order_by("created_at")
+    failed = 0
+    for validation in stale:
+        with transaction.atomic():
+            connection = _lock_connection(validation.connection_id)
+            if not _fail_validation(validation, VALIDATION_STALE):
+                continue
+            failed += 1
+            logger.warning("Coupa validation %s went stale; marked failed", validation.pk)
+            if connection.state != Connection.State.VALIDATING or _has_live_validation(connection):
+                continue
+            previous = (
+                connection.validations.filter(created_at__lt=validation.created_at)
+                .order_by("-created_at")
+                .first()
+            )
+            if previous is not None and previous.error == VALIDATION_STALE:
+                _settle_connection(
+                    connection,
+                    state=Connection.State.NEEDS_ATTENTION,
+                    reason=VALIDATION_STALE_AGAIN,
+                )
+            else:
+                _start_validation(connection=connection, user=None)
+    return failed
 
 
 @transaction.atomic
@@ -124,7 +244,7 @@ def _connect(
     if not client_id:
         raise ConnectionChangeError("Enter the client ID of the Coupa OAuth2 client.")
     # Lock the organization's connections so two admins cannot connect at once.
-    list(Connection.objects.select_for_update().filter(organization=organization))
+    list(Connection.objects.select_for_update(no_key=True).filter(organization=organization))
     current = connection_current(organization=organization)
     secret = (data.client_secret or "").strip()
     same_host = current is not None and current.host == domain.host
@@ -379,7 +499,7 @@ def _finish_validation(
     missing: list[str],
 ) -> ConnectionValidation:
     validation = steps.validation
-    connection = Connection.objects.select_for_update().get(pk=validation.connection_id)
+    connection = _lock_connection(validation.connection_id)
     if step is not None:
         steps.set(step, "failed", sentence)
         for s in validation.steps:

@@ -10,7 +10,7 @@ from django.db import transaction
 from coupa.models import ChartOfAccounts
 from coupa.reference.registry import PICKABLE, RESOURCES
 from coupa.reference.selectors import RecordFilter, record_list
-from coupa.reference.sync import SyncRequestError, sync_request_or_attach
+from coupa.reference.sync import SyncRequestError, sync_request_or_attach, sync_runs_lock_live
 from integrations.models import Connection, SyncRun
 from spendflo.audit.models import AuditEvent
 from spendflo.audit.services import audit_record
@@ -50,8 +50,14 @@ def charts_select(
     run to the caller. Idempotent.
     """
     with transaction.atomic():
+        # The one lock order (coupa.reference.sync): connection, its live runs, then charts;
+        # a running sync holds its run while it writes records, so the charts come last.
+        Connection.objects.select_for_update(no_key=True).get(pk=connection.pk)
+        sync_runs_lock_live(connection=connection)
         charts = list(
-            ChartOfAccounts.objects.select_for_update().filter(connection=connection).order_by("pk")
+            ChartOfAccounts.objects.select_for_update(no_key=True)
+            .filter(connection=connection)
+            .order_by("pk")
         )
         wanted = {int(i) for i in chart_ids}
         if not wanted:

@@ -3,7 +3,12 @@
 One live run per connection. `sync_request` creates a run (or returns the live one) and
 enqueues `coupa.sync_run_execute`, which `coupa.reference.walk` carries out under the
 run's lease (`integrations.runs`). A run whose heartbeat went stale (its worker died) is
-marked failed by the next request or by the hourly sweep.
+marked failed by the stale sweep (beat, every minute) or by the next request.
+
+Locks are taken in one order everywhere: the connection row (NO KEY: rows referencing it
+are not blocked), then its runs, then its charts and records. A sync's batch locks its run
+before writing records; a chart selection locks the connection and its live runs before
+the charts.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from coupa.reference.registry import RESOURCES
-from integrations.jobs import enqueue_on_commit
+from integrations.jobs import JobQueueUnavailableError, enqueue_on_commit
 from integrations.models import Connection, Provider, SyncRun
 from integrations.runs import (
     StaleAfter,
@@ -32,6 +37,7 @@ from spendflo.users.models import User
 
 __all__ = [
     "INTERNAL_MESSAGE",
+    "NOT_STARTED_MESSAGE",
     "STALE_MESSAGE",
     "SyncRequestError",
     "sync_cancel",
@@ -42,6 +48,8 @@ __all__ = [
     "sync_run_fail_if_stale",
     "sync_run_live",
     "sync_runs_fail_stale",
+    "sync_runs_lock_live",
+    "sync_runs_sweep_stale",
 ]
 
 logger = logging.getLogger(__name__)
@@ -49,6 +57,10 @@ logger = logging.getLogger(__name__)
 STALE_MESSAGE = (
     "The sync stopped responding (its worker probably stopped) and was marked failed; "
     "what it imported is kept and the next sync continues from there."
+)
+NOT_STARTED_MESSAGE = (
+    "The task queue is unavailable right now, so the sync did not start. Try Sync Data "
+    "again in a few minutes; hourly syncs go on once the queue is back."
 )
 INTERNAL_MESSAGE = (
     "The sync stopped because of an internal error; what it imported is kept. Try again, "
@@ -107,13 +119,13 @@ def sync_request_or_attach(
     wanted = _normalise_resources(resources)
     with transaction.atomic():
         # The connection row serialises requests: two clicks cannot create two runs.
-        locked = Connection.objects.select_for_update().get(pk=connection.pk)
+        locked = Connection.objects.select_for_update(no_key=True).get(pk=connection.pk)
         sentence = connection_sync_blocker(locked)
         if sentence is not None:
             raise SyncRequestError(sentence)
         now = timezone.now()
         live = None
-        for run in locked.sync_runs.filter(state__in=SyncRun.LIVE_STATES).order_by("created_at"):
+        for run in sync_runs_lock_live(connection=locked):
             if _is_stale(run, now):
                 _fail_stale(run, now)
             elif live is None:
@@ -139,8 +151,29 @@ def sync_request_or_attach(
                 details={"sync_run": run.pk, "trigger": trigger, "full": full, "resources": wanted},
             )
         if enqueue:
-            enqueue_on_commit("coupa.sync_run_execute", run.pk)
+            enqueue_on_commit(
+                "coupa.sync_run_execute", run.pk, on_failure=lambda: _not_started(run.pk)
+            )
         return run, True
+
+
+def _not_started(run_id: int) -> str:
+    # The broker refused the run's message: fail it at once, so no later request attaches
+    # to a run nothing will execute.
+    run_fail(SyncRun, run_id, error=NOT_STARTED_MESSAGE)
+    return NOT_STARTED_MESSAGE
+
+
+def sync_runs_lock_live(*, connection: Connection) -> list[SyncRun]:
+    """Lock the connection's live runs, oldest first (inside a transaction).
+
+    Callers hold the connection's lock already; charts and records are locked after.
+    """
+    return list(
+        connection.sync_runs.select_for_update(no_key=True)
+        .filter(state__in=SyncRun.LIVE_STATES)
+        .order_by("created_at", "pk")
+    )
 
 
 def sync_request(
@@ -154,11 +187,13 @@ def sync_request(
 ) -> SyncRun:
     """Start a sync of the connection, or return the live one (attach).
 
-    A live run whose heartbeat is stale (`COUPA_SYNC_STALE_AFTER`, default 120 s) is
+    A live run whose heartbeat is stale (`COUPA_SYNC_STALE_AFTER`, default 600 s) is
     marked failed first. Manual requests (or any with a user) are audited. The run is
     enqueued on commit (`enqueue=False`: the caller runs `sync_run_execute` itself).
     Raises SyncRequestError with a sentence when the connection is not usable
-    (disconnected, archived, needs attention, not connected) or a resource is unknown.
+    (disconnected, archived, needs attention, not connected) or a resource is unknown,
+    and JobQueueUnavailableError (after commit) when the broker refused the run, which is
+    then failed with NOT_STARTED_MESSAGE.
     """
     run, _ = sync_request_or_attach(
         connection=connection,
@@ -185,18 +220,59 @@ def sync_request_all(*, trigger: str, full: bool = False) -> int:
         except SyncRequestError as exc:
             logger.info("Coupa sync of connection %s skipped: %s", connection.pk, exc)
             continue
+        except JobQueueUnavailableError:
+            logger.warning(
+                "Coupa sync of connection %s not queued: broker unavailable", connection.pk
+            )
+            continue
         started += 1
     return started
 
 
-def sync_runs_fail_stale() -> int:
-    """Mark every live run whose heartbeat went stale failed; return how many."""
-    now = timezone.now()
-    failed = 0
-    for run in SyncRun.objects.filter(state__in=SyncRun.LIVE_STATES):
-        if _is_stale(run, now) and _fail_stale(run, now):
-            failed += 1
+def sync_runs_fail_stale(*, now: datetime | None = None) -> list[SyncRun]:
+    """Mark every live run whose heartbeat went stale failed; return them (as they were).
+
+    Each is failed under its connection's lock (the lock order of the module docstring),
+    conditional on its heartbeat: a worker that beat meanwhile keeps its run.
+    """
+    now = now or timezone.now()
+    failed = []
+    for candidate in SyncRun.objects.filter(state__in=SyncRun.LIVE_STATES).order_by("pk"):
+        if not _is_stale(candidate, now):
+            continue
+        with transaction.atomic():
+            locked = Connection.objects.select_for_update(no_key=True).get(
+                pk=candidate.connection_id
+            )
+            for run in sync_runs_lock_live(connection=locked):
+                if run.pk == candidate.pk and _is_stale(run, now) and _fail_stale(run, now):
+                    failed.append(run)
     return failed
+
+
+def sync_runs_sweep_stale(*, now: datetime | None = None) -> int:
+    """Fail stale runs and request again the queued ones among them; return how many failed.
+
+    A running run went stale because its worker died: it is failed with STALE_MESSAGE and
+    the next trigger (hourly, Sync Data) continues from the watermarks; it is not retried
+    here, so a run that kills its worker does not loop. A queued run went stale because no
+    worker ever got its message (lost, or refused by a broker that came back): it is failed
+    and the same sync is requested again, when the connection is still usable.
+    """
+    failed = sync_runs_fail_stale(now=now)
+    for run in failed:
+        if run.state != SyncRun.State.QUEUED:
+            continue
+        try:
+            sync_request(
+                connection=run.connection,
+                trigger=run.trigger,
+                resources=run.resources or None,
+                full=run.full,
+            )
+        except SyncRequestError as exc:
+            logger.info("Lost sync run %s not requested again: %s", run.pk, exc)
+    return len(failed)
 
 
 def sync_run_live(*, connection: Connection) -> SyncRun | None:

@@ -48,12 +48,14 @@ from coupa.reference.sync import (
     sync_request,
     sync_run_fail_if_stale,
 )
+from integrations.jobs import JobQueueUnavailableError
 from integrations.models import Connection, SyncRun, SyncWatermark
 from integrations.runs import (
     run_beat,
     run_cancel_requested,
     run_claim,
     run_finish,
+    run_hold,
 )
 from spendflo.audit.models import AuditEvent
 from spendflo.audit.services import audit_record
@@ -159,6 +161,14 @@ class _Walk:
         ):
             raise _LeaseLostError
         self.cancel = run_cancel_requested(self.run)
+
+    def hold(self) -> None:
+        """Lock the run's row before a batch writes records (the one lock order).
+
+        Raises _LeaseLostError when the run is no longer ours, before anything is written.
+        """
+        if not run_hold(self.run, self.token):
+            raise _LeaseLostError
 
     def report(self) -> None:
         if self.on_progress is not None:
@@ -280,7 +290,10 @@ def _finish(
             sync_request(
                 connection=run.connection, trigger=SyncRun.Trigger.CHART_CHANGE, resources=follow
             )
-        except SyncRequestError as exc:
+        except (SyncRequestError, JobQueueUnavailableError) as exc:
+            # The connection is no longer usable, or the broker refused the follow-up (that
+            # run is failed with the reason): the next sync imports the added charts, which
+            # have no watermark yet.
             logger.info("Follow-up sync of run %s skipped: %s", run.pk, exc)
     return run
 
@@ -410,6 +423,7 @@ def _walk_pages(
     def flush() -> None:
         nonlocal buffer, buffered_pages, last
         with transaction.atomic():
+            walk.hold()
             counts = import_records(
                 connection=walk.connection,
                 resource=spec.name,

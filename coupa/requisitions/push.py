@@ -140,7 +140,8 @@ def requisition_send(*, request: PurchaseRequest) -> Requisition:
         message="Sent to Coupa: the requisition is being created.",
         details={"marker": requisition.marker, "submit": submit},
     )
-    enqueue_on_commit(CREATE_TASK, requisition.pk)
+    # A broker that refuses it leaves the row pending: the sweep resends it.
+    enqueue_on_commit(CREATE_TASK, requisition.pk, recovers=True)
     return requisition
 
 
@@ -180,7 +181,7 @@ def requisition_retry(*, request: PurchaseRequest, user: User | None) -> Requisi
             message="Sent to Coupa again.",
             actor=user,
         )
-        enqueue_on_commit(CREATE_TASK, requisition.pk)
+        enqueue_on_commit(CREATE_TASK, requisition.pk, recovers=True)
     return requisition
 
 
@@ -559,7 +560,7 @@ def requisition_sweep_stale(*, enqueue: bool = True, pending_after: float = 120.
     )
     for pk in ids:
         if enqueue:
-            enqueue_on_commit(CREATE_TASK, pk)
+            enqueue_on_commit(CREATE_TASK, pk, recovers=True)
         else:
             requisition_create(requisition_id=pk)
     return ids

@@ -40,6 +40,7 @@ from coupa.reference.services import (
 from coupa.reference.sync import SyncRequestError, sync_cancel, sync_request
 from coupa.requisitions.status_sync import requisition_sync_request
 from coupa.web.forms import ConnectForm, EditConnectionForm
+from integrations.jobs import JobQueueUnavailableError
 from integrations.models import Connection, SyncRun
 from integrations.selectors import (
     connection_current,
@@ -74,6 +75,10 @@ class ConnectView(CapabilityRequiredMixin, View):
                 form.add_error("domain", str(exc))
             except ConnectionChangeError as exc:
                 form.add_error(None, str(exc))
+            except JobQueueUnavailableError as exc:
+                # Saved, but not validated: the integration page offers Validate.
+                messages.error(request, str(exc))
+                return redirect("integrations:procurement")
             else:
                 return redirect("coupa:validation", pk=validation.pk)
         return render(request, self.template, {"form": form}, status=400)
@@ -134,7 +139,7 @@ class ValidateView(CapabilityRequiredMixin, View):
             validation = coupa_validate(
                 organization=request_organization(request), user=request_user(request)
             )
-        except ConnectionChangeError as exc:
+        except (ConnectionChangeError, JobQueueUnavailableError) as exc:
             messages.error(request, str(exc))
             return redirect("integrations:procurement")
         return redirect("coupa:validation", pk=validation.pk)
@@ -341,7 +346,7 @@ class SyncView(CapabilityRequiredMixin, View):
             run = sync_request(
                 connection=connection, trigger=SyncRun.Trigger.MANUAL, user=request_user(request)
             )
-        except SyncRequestError as exc:
+        except (SyncRequestError, JobQueueUnavailableError) as exc:
             messages.error(request, str(exc))
         else:
             messages.success(request, f"Sync {run.pk} is {run.get_state_display().lower()}.")

@@ -1,4 +1,5 @@
-"""A real Celery worker killed with SIGKILL mid-sync: the run goes stale, the next one heals."""
+"""A real Celery worker killed with SIGKILL mid-sync: the run goes stale, the next one heals,
+and beat's sweep fails it even when no request comes."""
 
 from __future__ import annotations
 
@@ -12,14 +13,17 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.conf import settings as django_settings
 from django.db import connection as db_connection
 from django.db.models import F
+from django.utils import timezone
 
 from coupa.connections.services import ConnectionInput, connection_validate, coupa_connect
 from coupa.models import ChartOfAccounts, Item, Vendor
 from coupa.reference.sync import STALE_MESSAGE, sync_request, sync_run_live
 from coupa.sandbox.testing import running_sandbox
+from coupa.tasks import sync_sweep_task
 from integrations.models import Connection, SyncRun
 from tests.coupa.support import load_charts, stored_ids
 from tests.support import REPO_ROOT
@@ -127,3 +131,56 @@ def test_killed_worker_leaves_a_stale_run_and_the_next_trigger_heals(
             assert stored_ids(model, connection) == set(sandbox.ids(name, active_only=True))
             rows = model.objects.filter(connection=connection)
             assert rows.count() == rows.values("external_id").distinct().count()
+
+
+def test_beat_fails_the_run_of_a_killed_worker_and_a_follow_up_starts(
+    organization, admin_user, settings, start_worker
+) -> None:
+    with running_sandbox(rate=0, accounts=50, suppliers=300, items=100) as sandbox:
+        settings.COUPA_ALLOWED_HOSTS = [sandbox.base_url]
+        validation = coupa_connect(
+            organization=organization, user=admin_user, enqueue=False,
+            data=ConnectionInput(sandbox.base_url, sandbox.client_id, sandbox.client_secret),
+        )
+        validation = connection_validate(validation_id=validation.pk)
+        assert validation.state == "succeeded", validation.error
+        connection = Connection.objects.get(pk=validation.connection_id)
+        Connection.objects.filter(pk=connection.pk).update(rate_limit=5000.0, rate_burst=500)
+
+        # The second page of vendors hangs until its client is gone: the run is running,
+        # one page in, when its worker is killed.
+        sandbox.set_faults(apply_to=["/api/suppliers"], slow_seconds=600, next=["none", "slow"])
+        worker = start_worker(sandbox.base_url)
+        first = sync_request(connection=connection, trigger=SyncRun.Trigger.MANUAL, resources=["vendors"])
+
+        def one_page_of_vendors() -> bool:
+            first.refresh_from_db()
+            return first.progress.get("resource") == "vendors" and first.progress.get("pages") == 1
+
+        wait_for(one_page_of_vendors, "the run to write one page of vendors")
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+
+        # Beat's pass a minute after the heartbeat went stale (the clock seam: nothing is
+        # waited out); no request comes meanwhile.
+        with time_machine.travel(
+            timezone.now() + timedelta(seconds=django_settings.COUPA_SYNC_STALE_AFTER + 60), tick=False
+        ):
+            assert sync_sweep_task() == 1
+        first.refresh_from_db()
+        assert (first.state, first.error) == (SyncRun.State.FAILED, STALE_MESSAGE)
+        assert first.lease_token == ""
+        assert sync_run_live(connection=connection) is None
+
+        sandbox.clear_faults()
+        start_worker(sandbox.base_url)
+        second = sync_request(connection=connection, trigger=SyncRun.Trigger.MANUAL, user=admin_user)
+        assert second.pk != first.pk
+
+        def finished() -> bool:
+            second.refresh_from_db()
+            return not second.is_live
+
+        wait_for(finished, "the follow-up run to finish", 120)
+        assert second.state == SyncRun.State.SUCCEEDED, second.error
+        assert stored_ids(Vendor, connection) == set(sandbox.ids("suppliers", active_only=True))

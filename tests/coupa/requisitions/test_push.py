@@ -301,3 +301,23 @@ def test_po_totals_read_as_money() -> None:
     assert _money(Decimal("747.0000")) == "747.00"
     assert _money(Decimal("12.3450")) == "12.345"
     assert _money(None) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_the_broker_refuses_stays_pending_and_the_sweep_sends_it(
+    setup: Setup, broker_down: str
+) -> None:
+    import time_machine
+    from django.db import transaction
+
+    request = _request(setup)
+    with transaction.atomic():  # the request's own transaction; nothing raised after commit
+        requisition = requisition_send(request=request)
+    requisition.refresh_from_db()
+    assert requisition.state == Requisition.State.PENDING
+
+    # Two minutes on, beat's sweep sends it again (refused again here: only logged).
+    with time_machine.travel(timezone.now() + timedelta(seconds=121), tick=False):
+        assert requisition_sweep_stale() == [requisition.pk]
+    requisition.refresh_from_db()
+    assert requisition.state == Requisition.State.PENDING
