@@ -45,13 +45,16 @@ class CoupaProvider:
             "selected_charts": [],
             "summary": None,
             "validation": None,
+            "actions": ["connect"],
         }
         if connection is not None:
+            summary = connection_summary(connection)
             context.update(
                 counts={k: record_counts(connection=connection, kind=k) for k in PICKABLE},
                 selected_charts=[c.name for c in chart_list(connection=connection) if c.selected],
-                summary=connection_summary(connection),
+                summary=summary,
                 validation=connection_validation_latest(connection=connection),
+                actions=summary["actions"],
             )
         return ProviderCard(template="coupa/_procurement_card.html", context=context)
 

@@ -2,9 +2,15 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 
 from spendflo.users.roles import Capability, user_can
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico on pages that name no icon (Django's admin, Redoc)."""
+    return redirect(static("favicon.svg"), permanent=True)
 
 
 @login_required
@@ -13,3 +19,20 @@ def home(request: HttpRequest) -> HttpResponse:
     if user_can(request.user, Capability.VIEW_INTEGRATIONS):
         return redirect("integrations:procurement")
     return redirect("workflows:request_list")
+
+
+def _error_page(request: HttpRequest, *, template: str, status: int, reason: str) -> HttpResponse:
+    return render(request, template, {"reason": reason}, status=status)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """403 in the site's layout, with the refusal's sentence (who may do this)."""
+    reason = str(exception) or "Your role does not allow this page."
+    return _error_page(request, template="403.html", status=403, reason=reason)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """404 in the site's layout; a view's own sentence ("Coupa is not connected.") is shown."""
+    message = exception.args[0] if exception.args else ""
+    reason = message if isinstance(message, str) and message else ""
+    return _error_page(request, template="404.html", status=404, reason=reason)

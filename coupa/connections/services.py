@@ -24,7 +24,7 @@ from integrations.crypto import encrypt
 from integrations.jobs import enqueue_on_commit
 from integrations.models import Connection, ConnectionValidation, Provider
 from integrations.netguard import configured_resolver
-from integrations.selectors import connection_current
+from integrations.selectors import connection_current, connection_has_validated
 from spendflo.audit.models import AuditEvent
 from spendflo.audit.services import audit_record
 from spendflo.organizations.models import Organization
@@ -76,7 +76,9 @@ def resolve_domain(raw: str) -> CoupaDomain:
 def _start_validation(
     *, connection: Connection, user: User | None, enqueue: bool = True
 ) -> ConnectionValidation:
-    connection.state = Connection.State.VALIDATING
+    # A draft stays a draft while it validates: only a success makes it a connection.
+    if connection.state != Connection.State.DRAFT:
+        connection.state = Connection.State.VALIDATING
     connection.state_reason = ""
     connection.save(update_fields=["state", "state_reason", "updated_at"])
     validation = ConnectionValidation.objects.create(
@@ -145,6 +147,11 @@ def _connect(
         connection = Connection(
             organization=organization, provider=Provider.COUPA, host=domain.host
         )
+    if created or (
+        connection.state == Connection.State.DISCONNECTED
+        and not connection_has_validated(connection=connection)
+    ):
+        connection.state = Connection.State.DRAFT
     connection.archived_at = None
     connection.base_url = domain.base_url
     if secret:
@@ -162,10 +169,13 @@ def _connect(
         .as_json()
     )
     connection.save()
+    # The attempt is recorded now; whether it connected is recorded when validation ends.
     audit_record(
         organization=organization,
         action=AuditEvent.Action.CONNECT,
-        summary=f"Connected Coupa at {domain.host}" + ("" if created else " (again)"),
+        summary=f"Started connecting Coupa at {domain.host}"
+        + ("" if created else " (again)")
+        + "; validating the credentials",
         actor=user,
         connection=connection,
         details={"host": domain.host, "client_id": client_id, "secret_changed": bool(secret)},
@@ -391,12 +401,44 @@ def _finish_validation(
     validation.error = sentence
     validation.finished_at = timezone.now()
     validation.save(update_fields=["state", "error", "finished_at", "steps"])
+    # A draft (never validated) stays one when validation fails and is connected by its
+    # first success; a connection that validated before needs attention when it fails.
+    was_draft = connection.state == Connection.State.DRAFT
     connection.last_validated_at = validation.finished_at
     if granted or missing:
         connection.provider_settings = (
             coupa_settings(connection).but(granted_scopes=granted, missing_scopes=missing).as_json()
         )
-    connection.state = Connection.State.CONNECTED if ok else Connection.State.NEEDS_ATTENTION
+    if ok:
+        connection.state = Connection.State.CONNECTED
+    else:
+        connection.state = Connection.State.DRAFT if was_draft else Connection.State.NEEDS_ATTENTION
     connection.state_reason = sentence
     connection.save()
+    _audit_validation(validation=validation, connection=connection, ok=ok, first=was_draft)
     return validation
+
+
+def _audit_validation(
+    *, validation: ConnectionValidation, connection: Connection, ok: bool, first: bool
+) -> None:
+    """Record how a validation ended: a first success connects, a failure says why."""
+    host = connection.host
+    if ok and not first:
+        return  # "Asked to validate" (or the edit) is already on the trail.
+    if ok:
+        action, summary = AuditEvent.Action.CONNECT, f"Connected Coupa at {host}"
+    elif first:
+        action = AuditEvent.Action.CONNECT_FAILED
+        summary = f"Could not connect Coupa at {host}: {validation.error}"
+    else:
+        action = AuditEvent.Action.NEEDS_ATTENTION
+        summary = f"Validation of Coupa at {host} failed: {validation.error}"
+    audit_record(
+        organization=connection.organization,
+        action=action,
+        summary=summary[:500],
+        actor=validation.requested_by,
+        connection=connection,
+        details={"validation": validation.pk, "host": host},
+    )

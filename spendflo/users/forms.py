@@ -9,7 +9,8 @@ class UserCreateForm(forms.Form):
     email = forms.EmailField()
     first_name = forms.CharField(max_length=150, required=False)
     last_name = forms.CharField(max_length=150, required=False)
-    role = forms.ChoiceField(choices=User.Role.choices)
+    # Least privilege unless the admin chooses otherwise.
+    role = forms.ChoiceField(choices=User.Role.choices, initial=User.Role.REQUESTER)
 
 
 class UserRoleForm(forms.Form):

@@ -46,7 +46,7 @@ def test_coupa_connect_fails_with_the_same_sentence(organization, sandbox_allowe
     with pytest.raises(CommandError, match="Coupa rejected the client ID or secret."):
         run("coupa_connect", "--org", "acme", "--domain", sandbox_allowed.base_url,
             "--client-id", sandbox_allowed.client_id)
-    assert Connection.objects.get().state == Connection.State.NEEDS_ATTENTION
+    assert Connection.objects.get().state == Connection.State.DRAFT
 
 
 def test_coupa_connect_reads_the_secret_from_stdin(organization, sandbox_allowed, monkeypatch) -> None:
