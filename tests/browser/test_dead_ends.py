@@ -220,7 +220,7 @@ def test_no_page_requests_anything_outside_the_app(
         context = browser.new_context()
         context.set_default_timeout(15_000)
 
-        def guard(route: Any) -> None:
+        def guard(route: Any, role: str = role) -> None:
             host = urlsplit(route.request.url).hostname or ""
             seen.add(route.request.url)
             if host in LOOPBACK:
