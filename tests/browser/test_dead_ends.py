@@ -203,6 +203,21 @@ def _pages(organization: Any, admin: Any) -> dict[str, list[str]]:
     }
 
 
+def _guard(role: str, outside: list[str], seen: set[str]) -> Any:
+    """A route handler: loopback requests go on; others are recorded and aborted."""
+
+    def guard(route: Any) -> None:
+        host = urlsplit(route.request.url).hostname or ""
+        seen.add(route.request.url)
+        if host in LOOPBACK:
+            route.continue_()
+        else:
+            outside.append(f"{role} {route.request.url}")
+            route.abort()
+
+    return guard
+
+
 def test_no_page_requests_anything_outside_the_app(
     browser, make_user, organization, admin_user, connection, live_server, password
 ) -> None:
@@ -219,17 +234,7 @@ def test_no_page_requests_anything_outside_the_app(
     for role, paths in pages.items():
         context = browser.new_context()
         context.set_default_timeout(15_000)
-
-        def guard(route: Any, role: str = role) -> None:
-            host = urlsplit(route.request.url).hostname or ""
-            seen.add(route.request.url)
-            if host in LOOPBACK:
-                route.continue_()
-            else:
-                outside.append(f"{role} {route.request.url}")
-                route.abort()
-
-        context.route("**/*", guard)
+        context.route("**/*", _guard(role, outside, seen))
         page = context.new_page()
         page.goto(f"{live_server.url}/accounts/login/", wait_until="networkidle")
         page.get_by_label("Email").fill(users[role].email)
