@@ -220,6 +220,7 @@ SPECTACULAR_SETTINGS = {
         "CustomFieldTypeEnum": "integrations.models.CustomFieldDefinition.Type",
         "CustomFieldLevelEnum": "integrations.models.CustomFieldDefinition.Level",
         "MappingLevelEnum": ["header", "line"],
+        "ConnectionActionEnum": "coupa.connections.selectors.ACTIONS",
     },
 }
 

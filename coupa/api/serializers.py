@@ -20,7 +20,10 @@ class ValidationSerializer(serializers.ModelSerializer[ConnectionValidation]):
 
 
 class ConnectionSerializer(serializers.Serializer[Any]):
-    state = serializers.CharField()
+    state = serializers.CharField(
+        help_text="not_connected, draft (saved, never validated), validating, connected, "
+        "needs_attention or disconnected."
+    )
     state_label = serializers.CharField()
     state_reason = serializers.CharField()
     is_draft = serializers.BooleanField(
