@@ -21,7 +21,11 @@ from coupa.requisitions.push import (
 from coupa.requisitions.services import answer_labels
 from integrations.models import Connection, Provider
 from integrations.providers import Blocker, ProviderCard
-from integrations.selectors import connection_current, connection_validation_latest
+from integrations.selectors import (
+    connection_current,
+    connection_sync_blocker,
+    connection_validation_latest,
+)
 from spendflo.organizations.models import Organization
 from spendflo.users.models import User
 from spendflo.users.roles import Capability, user_can
@@ -82,9 +86,11 @@ class CoupaProvider:
     def sync_activity_actions(
         self, *, organization: Organization, user: User
     ) -> list[tuple[str, str]]:
-        """Ops and admins can refresh the PRs' statuses and POs now."""
+        """Ops and admins can refresh the PRs' statuses and POs now (of a usable connection)."""
         connection = connection_current(organization=organization, provider=self.key)
         if connection is None or not user_can(user, Capability.TRIGGER_SYNC):
+            return []
+        if connection_sync_blocker(connection) is not None:
             return []
         return [("Sync Coupa PR statuses now", reverse("coupa:pr_sync"))]
 

@@ -237,9 +237,21 @@ class RecordsView(CapabilityRequiredMixin, View):
             else [],
             "query": query.urlencode(),
             "can_toggle": user_can(request.user, Capability.CONFIGURE_INTEGRATIONS),
-            "read_only": not connection_offers_records(connection),
+            "read_only": _read_only_reason(connection),
         }
         return render(request, "coupa/records.html", context)
+
+
+def _read_only_reason(connection: Connection) -> str:
+    """Why the tabs offer nothing to requesters, as a banner; empty when they do."""
+    if connection_offers_records(connection):
+        return ""
+    if connection.state == Connection.State.DRAFT:
+        return (
+            "Coupa is a draft: it has not validated yet, so nothing is imported or offered "
+            "to requesters."
+        )
+    return "Coupa is disconnected: this data is kept read-only and offered to nobody."
 
 
 class ToggleView(CapabilityRequiredMixin, View):

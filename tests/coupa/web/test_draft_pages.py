@@ -105,3 +105,13 @@ def test_disconnect_asks_first_then_disconnects(client_as, admin_user, organizat
     client.post(reverse("coupa:disconnect"), {"confirm": "yes"})
     connection.refresh_from_db()
     assert connection.state == Connection.State.DISCONNECTED
+
+
+def test_the_tabs_of_a_draft_say_it_is_a_draft(client_as, admin_user, draft) -> None:
+    html = client_as(admin_user).get(reverse("coupa:records", args=["accounts"])).content.decode()
+    assert "Coupa is a draft: it has not validated yet" in html and "disconnected" not in html
+
+
+def test_sync_activity_offers_no_pr_sync_for_a_draft(client_as, ops_user, draft) -> None:
+    html = client_as(ops_user).get(reverse("integrations:sync_activity")).content.decode()
+    assert reverse("coupa:pr_sync") not in html
