@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from integrations.models import Connection
+from integrations.models import Connection, ConnectionValidation
 from spendflo.audit.models import AuditEvent
 from tests.factories import ConnectionFactory
 
@@ -115,3 +115,9 @@ def test_the_tabs_of_a_draft_say_it_is_a_draft(client_as, admin_user, draft) -> 
 def test_sync_activity_offers_no_pr_sync_for_a_draft(client_as, ops_user, draft) -> None:
     html = client_as(ops_user).get(reverse("integrations:sync_activity")).content.decode()
     assert reverse("coupa:pr_sync") not in html
+
+
+def test_a_draft_being_validated_says_so(client_as, admin_user, draft) -> None:
+    ConnectionValidation.objects.create(connection=draft, state="running", steps=[])
+    html = client_as(admin_user).get(reverse("integrations:procurement")).content.decode()
+    assert "It is being validated now." in html and "Watch the validation in progress" in html
