@@ -21,7 +21,11 @@ from coupa.requisitions.push import (
 from coupa.requisitions.services import answer_labels
 from integrations.models import Connection, Provider
 from integrations.providers import Blocker, ProviderCard
-from integrations.selectors import connection_current, connection_validation_latest
+from integrations.selectors import (
+    connection_current,
+    connection_sync_blocker,
+    connection_validation_latest,
+)
 from spendflo.organizations.models import Organization
 from spendflo.users.models import User
 from spendflo.users.roles import Capability, user_can
@@ -45,13 +49,16 @@ class CoupaProvider:
             "selected_charts": [],
             "summary": None,
             "validation": None,
+            "actions": ["connect"],
         }
         if connection is not None:
+            summary = connection_summary(connection)
             context.update(
                 counts={k: record_counts(connection=connection, kind=k) for k in PICKABLE},
                 selected_charts=[c.name for c in chart_list(connection=connection) if c.selected],
-                summary=connection_summary(connection),
+                summary=summary,
                 validation=connection_validation_latest(connection=connection),
+                actions=summary["actions"],
             )
         return ProviderCard(template="coupa/_procurement_card.html", context=context)
 
@@ -79,9 +86,11 @@ class CoupaProvider:
     def sync_activity_actions(
         self, *, organization: Organization, user: User
     ) -> list[tuple[str, str]]:
-        """Ops and admins can refresh the PRs' statuses and POs now."""
+        """Ops and admins can refresh the PRs' statuses and POs now (of a usable connection)."""
         connection = connection_current(organization=organization, provider=self.key)
         if connection is None or not user_can(user, Capability.TRIGGER_SYNC):
+            return []
+        if connection_sync_blocker(connection) is not None:
             return []
         return [("Sync Coupa PR statuses now", reverse("coupa:pr_sync"))]
 

@@ -19,6 +19,8 @@ class Connection(models.Model):
 
     class State(models.TextChoices):
         NOT_CONNECTED = "not_connected", "Not connected"
+        # Credentials saved but never validated: only editing and validating make sense.
+        DRAFT = "draft", "Draft"
         VALIDATING = "validating", "Validating"
         CONNECTED = "connected", "Connected"
         NEEDS_ATTENTION = "needs_attention", "Needs attention"

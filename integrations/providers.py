@@ -92,3 +92,8 @@ def _load(paths: tuple[str, ...]) -> tuple[IntegrationProvider, ...]:
 def provider_list() -> tuple[IntegrationProvider, ...]:
     """The configured providers, in the order the setting names them."""
     return _load(tuple(settings.INTEGRATION_PROVIDERS))
+
+
+def procurement_cards(*, organization: Organization, user: User) -> list[ProviderCard]:
+    """Every provider's card of the Procurement page (the page, and panels opened over it)."""
+    return [p.procurement_card(organization=organization, user=user) for p in provider_list()]

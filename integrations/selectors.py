@@ -52,6 +52,11 @@ def connection_sync_blocker(connection: Connection) -> str | None:
             + (f" ({reason.rstrip('.')})" if reason else "")
             + "; fix it and validate the connection to resume syncing."
         )
+    if state == Connection.State.DRAFT:
+        return (
+            f"The {name} connection is a draft: it has never validated. Edit its "
+            "configuration and validate it before syncing data."
+        )
     if state == Connection.State.DISCONNECTED:
         return f"{name} is disconnected; connect it again to sync data."
     return f"{name} is not connected yet; finish connecting before syncing data."
@@ -71,6 +76,11 @@ def connection_current(
     return Connection.objects.filter(
         organization=organization, provider=provider, archived_at__isnull=True
     ).first()
+
+
+def connection_has_validated(*, connection: Connection) -> bool:
+    """Whether a validation of the connection ever succeeded."""
+    return connection.validations.filter(state=ConnectionValidation.State.SUCCEEDED).exists()
 
 
 def connection_validation_latest(*, connection: Connection) -> ConnectionValidation | None:

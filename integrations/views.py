@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.views import View
 
 from integrations.models import WorkerHeartbeat
-from integrations.providers import provider_list
+from integrations.providers import procurement_cards, provider_list
 from integrations.selectors import sync_run_list
 from spendflo.audit.selectors import audit_event_list
 from spendflo.organizations.services import organization_set_show_new_records
@@ -23,7 +23,7 @@ class ProcurementView(CapabilityRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         organization, user = request_organization(request), request_user(request)
-        cards = [p.procurement_card(organization=organization, user=user) for p in provider_list()]
+        cards = procurement_cards(organization=organization, user=user)
         return render(request, "integrations/procurement.html", {"cards": cards})
 
 

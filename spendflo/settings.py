@@ -198,13 +198,30 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Spendflo Coupa integration API",
-    "DESCRIPTION": "Connect Coupa, keep its reference data in sync, create purchase requisitions.",
+    "DESCRIPTION": (
+        "Everything the Spendflo pages do for the Coupa integration: connect and validate a "
+        "Coupa instance; import its charts of accounts, accounts, suppliers, catalog items and "
+        "supporting data, sync them hourly or on demand, and choose what requesters may pick; "
+        "build request workflows and map them to Coupa requisition fields; submit purchase "
+        "requests, approve or reject them, and follow the Coupa purchase requisitions they "
+        "become, with their status and purchase orders. Sign in with a session or a token."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI and Redoc assets are served locally, not from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # No online validator badge (it would call validator.swagger.io); system fonts in Redoc.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    "REDOC_UI_SETTINGS": {
+        "theme": {
+            "typography": {
+                "fontFamily": "system-ui, sans-serif",
+                "headings": {"fontFamily": "system-ui, sans-serif"},
+            }
+        }
+    },
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Choice sets sharing a field name ("state", "type") get stable names of their own.
     "ENUM_NAME_OVERRIDES": {
@@ -215,6 +232,7 @@ SPECTACULAR_SETTINGS = {
         "CustomFieldTypeEnum": "integrations.models.CustomFieldDefinition.Type",
         "CustomFieldLevelEnum": "integrations.models.CustomFieldDefinition.Level",
         "MappingLevelEnum": ["header", "line"],
+        "ConnectionActionEnum": "coupa.connections.selectors.ACTIONS",
     },
 }
 

@@ -7,6 +7,7 @@ from spendflo import health, views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
@@ -43,5 +44,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler403 = "spendflo.views.permission_denied"
 handler404 = "spendflo.views.page_not_found"
 handler500 = "spendflo.views.server_error"

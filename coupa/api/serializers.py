@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import Model
 from rest_framework import serializers
 
+from coupa.connections.selectors import ACTIONS
 from coupa.models import Account, ChartOfAccounts, Item, Vendor
 from coupa.reference.registry import RESOURCES, SUPPORTING
 from integrations.models import ConnectionValidation, SyncRun
@@ -19,12 +20,25 @@ class ValidationSerializer(serializers.ModelSerializer[ConnectionValidation]):
 
 
 class ConnectionSerializer(serializers.Serializer[Any]):
-    state = serializers.CharField()
+    state = serializers.CharField(
+        help_text="not_connected, draft (saved, never validated), validating, connected, "
+        "needs_attention or disconnected."
+    )
     state_label = serializers.CharField()
     state_reason = serializers.CharField()
+    is_draft = serializers.BooleanField(
+        help_text="Never validated: only editing and validating it make sense."
+    )
+    actions = serializers.ListField(
+        child=serializers.ChoiceField(choices=ACTIONS),
+        help_text="What can be done with the connection now, as the integration page offers it.",
+    )
     base_url = serializers.CharField(allow_null=True)
     host = serializers.CharField(allow_null=True)
     client_id = serializers.CharField(allow_null=True)
+    scopes_checked = serializers.BooleanField(
+        help_text="A validation checked the scopes; until then missing_scopes is unknown."
+    )
     granted_scopes = serializers.ListField(child=serializers.CharField())
     missing_scopes = serializers.ListField(child=serializers.CharField())
     rate_limit = serializers.FloatField(allow_null=True)

@@ -25,7 +25,7 @@ from integrations.crypto import encrypt
 from integrations.jobs import enqueue_on_commit
 from integrations.models import Connection, ConnectionValidation, Provider
 from integrations.netguard import configured_resolver
-from integrations.selectors import connection_current
+from integrations.selectors import connection_current, connection_has_validated
 from spendflo.audit.models import AuditEvent
 from spendflo.audit.services import audit_record
 from spendflo.organizations.models import Organization
@@ -91,7 +91,9 @@ def _start_validation(
     *, connection: Connection, user: User | None, enqueue: bool = True
 ) -> ConnectionValidation:
     before = (connection.state, connection.state_reason)
-    connection.state = Connection.State.VALIDATING
+    # A draft stays a draft while it validates: only a success makes it a connection.
+    if connection.state != Connection.State.DRAFT:
+        connection.state = Connection.State.VALIDATING
     connection.state_reason = ""
     connection.save(update_fields=["state", "state_reason", "updated_at"])
     validation = ConnectionValidation.objects.create(
@@ -114,7 +116,7 @@ def _validation_not_started(validation_id: int, state: str, reason: str) -> str:
     """Fail a validation the broker refused and put its connection back as it was.
 
     A connection that was connected (or needed attention) stays so, so hourly syncs go on;
-    one that never was needs attention with the sentence (Validate is offered there).
+    a draft stays a draft with the sentence (Edit and Validate are offered there).
     """
     validation = ConnectionValidation.objects.filter(pk=validation_id).first()
     if validation is None:
@@ -160,11 +162,16 @@ def _has_live_validation(connection: Connection) -> bool:
 
 
 def _settle_connection(connection: Connection, *, state: str, reason: str) -> None:
-    """Leave `validating` for `state`, unless another validation of it is still live."""
-    if connection.state == Connection.State.VALIDATING and not _has_live_validation(connection):
-        connection.state = state
-        connection.state_reason = reason
-        connection.save(update_fields=["state", "state_reason", "updated_at"])
+    """Leave `validating` for `state` (a draft stays a draft, with the reason), unless
+    another validation of it is still live."""
+    waiting = (Connection.State.VALIDATING, Connection.State.DRAFT)
+    if connection.state not in waiting or _has_live_validation(connection):
+        return
+    if connection.state == Connection.State.DRAFT:
+        state = Connection.State.DRAFT
+    connection.state = state
+    connection.state_reason = reason
+    connection.save(update_fields=["state", "state_reason", "updated_at"])
 
 
 def _validation_stale_after() -> timedelta:
@@ -193,7 +200,8 @@ def connection_validations_sweep_stale(*, now: datetime | None = None) -> int:
                 continue
             failed += 1
             logger.warning("Coupa validation %s went stale; marked failed", validation.pk)
-            if connection.state != Connection.State.VALIDATING or _has_live_validation(connection):
+            waiting = (Connection.State.VALIDATING, Connection.State.DRAFT)
+            if connection.state not in waiting or _has_live_validation(connection):
                 continue
             previous = (
                 connection.validations.filter(created_at__lt=validation.created_at)
@@ -265,6 +273,11 @@ def _connect(
         connection = Connection(
             organization=organization, provider=Provider.COUPA, host=domain.host
         )
+    if created or (
+        connection.state == Connection.State.DISCONNECTED
+        and not connection_has_validated(connection=connection)
+    ):
+        connection.state = Connection.State.DRAFT
     connection.archived_at = None
     connection.base_url = domain.base_url
     if secret:
@@ -282,10 +295,13 @@ def _connect(
         .as_json()
     )
     connection.save()
+    # The attempt is recorded now; whether it connected is recorded when validation ends.
     audit_record(
         organization=organization,
         action=AuditEvent.Action.CONNECT,
-        summary=f"Connected Coupa at {domain.host}" + ("" if created else " (again)"),
+        summary=f"Started connecting Coupa at {domain.host}"
+        + ("" if created else " (again)")
+        + "; validating the credentials",
         actor=user,
         connection=connection,
         details={"host": domain.host, "client_id": client_id, "secret_changed": bool(secret)},
@@ -511,12 +527,44 @@ def _finish_validation(
     validation.error = sentence
     validation.finished_at = timezone.now()
     validation.save(update_fields=["state", "error", "finished_at", "steps"])
+    # A draft (never validated) stays one when validation fails and is connected by its
+    # first success; a connection that validated before needs attention when it fails.
+    was_draft = connection.state == Connection.State.DRAFT
     connection.last_validated_at = validation.finished_at
     if granted or missing:
         connection.provider_settings = (
             coupa_settings(connection).but(granted_scopes=granted, missing_scopes=missing).as_json()
         )
-    connection.state = Connection.State.CONNECTED if ok else Connection.State.NEEDS_ATTENTION
+    if ok:
+        connection.state = Connection.State.CONNECTED
+    else:
+        connection.state = Connection.State.DRAFT if was_draft else Connection.State.NEEDS_ATTENTION
     connection.state_reason = sentence
     connection.save()
+    _audit_validation(validation=validation, connection=connection, ok=ok, first=was_draft)
     return validation
+
+
+def _audit_validation(
+    *, validation: ConnectionValidation, connection: Connection, ok: bool, first: bool
+) -> None:
+    """Record how a validation ended: a first success connects, a failure says why."""
+    host = connection.host
+    if ok and not first:
+        return  # "Asked to validate" (or the edit) is already on the trail.
+    if ok:
+        action, summary = AuditEvent.Action.CONNECT, f"Connected Coupa at {host}"
+    elif first:
+        action = AuditEvent.Action.CONNECT_FAILED
+        summary = f"Could not connect Coupa at {host}: {validation.error}"
+    else:
+        action = AuditEvent.Action.NEEDS_ATTENTION
+        summary = f"Validation of Coupa at {host} failed: {validation.error}"
+    audit_record(
+        organization=connection.organization,
+        action=action,
+        summary=summary[:500],
+        actor=validation.requested_by,
+        connection=connection,
+        details={"validation": validation.pk, "host": host},
+    )

@@ -42,12 +42,15 @@ from coupa.requisitions.status_sync import requisition_sync_request
 from coupa.web.forms import ConnectForm, EditConnectionForm
 from integrations.jobs import JobQueueUnavailableError
 from integrations.models import Connection, SyncRun
+from integrations.providers import procurement_cards
 from integrations.selectors import (
     connection_current,
     connection_offers_records,
+    connection_sync_blocker,
     connection_validation_get,
     sync_run_list,
 )
+from spendflo.confirm import confirmation_page, is_confirmed
 from spendflo.users.context import request_organization, request_user
 from spendflo.users.permissions import CapabilityRequiredMixin
 from spendflo.users.roles import Capability, user_can
@@ -117,6 +120,10 @@ class DisconnectView(CapabilityRequiredMixin, View):
     capability = Capability.CONFIGURE_INTEGRATIONS
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        if not is_confirmed(request):
+            current = connection_current(organization=request_organization(request))
+            if current is not None:
+                return self.confirm(request, current)
         try:
             connection = coupa_disconnect(
                 organization=request_organization(request), user=request_user(request)
@@ -129,6 +136,25 @@ class DisconnectView(CapabilityRequiredMixin, View):
                 f"Coupa at {connection.host} is disconnected. Imported data is kept, read-only.",
             )
         return redirect("integrations:procurement")
+
+    def confirm(self, request: HttpRequest, connection: Connection) -> HttpResponse:
+        counts = [
+            f"{record_counts(connection=connection, kind=k)['imported']} {RESOURCES[k].title.lower()}"
+            for k in PICKABLE
+        ]
+        return confirmation_page(
+            request,
+            question=f"Disconnect Coupa at {connection.host}?",
+            details=[
+                "Syncs stop, requesters can no longer pick its "
+                f"{', '.join(counts[:-1])} and {counts[-1]}, and no request is sent to Coupa "
+                "until it is connected again.",
+                f"The imported data is kept, read-only; connecting {connection.host} again "
+                "picks it up.",
+            ],
+            confirm_label="Disconnect",
+            cancel_url=reverse("integrations:procurement"),
+        )
 
 
 class ValidateView(CapabilityRequiredMixin, View):
@@ -233,9 +259,21 @@ def render_records(
         else [],
         "query": query.urlencode(),
         "can_toggle": user_can(request.user, Capability.CONFIGURE_INTEGRATIONS),
-        "read_only": not connection_offers_records(connection),
+        "read_only": _read_only_reason(connection),
     }
     return render(request, "coupa/records.html", context, status=400 if error else 200)
+
+
+def _read_only_reason(connection: Connection) -> str:
+    """Why the tabs offer nothing to requesters, as a banner; empty when they do."""
+    if connection_offers_records(connection):
+        return ""
+    if connection.state == Connection.State.DRAFT:
+        return (
+            "Coupa is a draft: it has not validated yet, so nothing is imported or offered "
+            "to requesters."
+        )
+    return "Coupa is disconnected: this data is kept read-only and offered to nobody."
 
 
 class ToggleView(CapabilityRequiredMixin, View):
@@ -286,6 +324,19 @@ class BulkToggleView(CapabilityRequiredMixin, View):
             return render_records(
                 request, kind, request.POST, error=f"Nothing was changed. {exc.message}"
             )
+        query = request.POST.get("query", "")
+        back = reverse("coupa:records", args=[kind]) + (f"?{query}" if query else "")
+        if not is_confirmed(request):
+            matching = record_list(
+                organization=request_organization(request),
+                connection=connection,
+                kind=kind,
+                filters=filters,
+            ).count()
+            if matching:
+                return _bulk_confirmation(
+                    request, kind=kind, count=matching, shown=shown, back=back
+                )
         changed = records_bulk_set_shown(
             connection=connection,
             user=request_user(request),
@@ -297,8 +348,37 @@ class BulkToggleView(CapabilityRequiredMixin, View):
             request,
             f"{changed} record{'s' if changed != 1 else ''} {'shown to' if shown else 'hidden from'} requesters.",
         )
-        query = request.POST.get("query", "")
-        return redirect(reverse("coupa:records", args=[kind]) + (f"?{query}" if query else ""))
+        return redirect(back)
+
+
+def _bulk_confirmation(
+    request: HttpRequest, *, kind: str, count: int, shown: bool, back: str
+) -> HttpResponse:
+    noun = RESOURCES[kind].title.lower()
+    if count == 1:
+        noun = noun.removesuffix("s")
+    every = (
+        f"This applies to all {count} {noun} matching the current filter, on every page, "
+        "not only the page shown."
+        if count != 1
+        else f"This applies to the one {noun} matching the current filter."
+    )
+    if shown:
+        question = f"Show {count} {noun} to requesters?"
+        effect = (
+            "Requesters can then pick those that are active in Coupa (and, for accounts, "
+            "of a selected chart)."
+        )
+    else:
+        question = f"Hide {count} {noun} from requesters?"
+        effect = "Requesters can no longer pick them; show them again at any time."
+    return confirmation_page(
+        request,
+        question=question,
+        details=[every, effect],
+        confirm_label=f"{'Show' if shown else 'Hide'} {count} {noun}",
+        cancel_url=back,
+    )
 
 
 class ChartsView(CapabilityRequiredMixin, View):
@@ -309,13 +389,19 @@ class ChartsView(CapabilityRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         connection = current_connection(request)
+        organization, user = request_organization(request), request_user(request)
         return render(
             request,
             "coupa/charts.html",
             {
                 "connection": connection,
+                "is_draft": connection.state == Connection.State.DRAFT,
+                "can_sync": connection_sync_blocker(connection) is None
+                and user_can(user, Capability.TRIGGER_SYNC),
                 "charts": list(chart_list(connection=connection)),
-                "can_configure": user_can(request.user, Capability.CONFIGURE_INTEGRATIONS),
+                "can_configure": user_can(user, Capability.CONFIGURE_INTEGRATIONS),
+                # The panel opens over the integration page it belongs to.
+                "cards": procurement_cards(organization=organization, user=user),
             },
         )
 

@@ -12,6 +12,7 @@ class AuditEvent(models.Model):
 
     class Action(models.TextChoices):
         CONNECT = "connect", "Connected"
+        CONNECT_FAILED = "connect_failed", "Connection attempt failed"
         EDIT = "edit", "Edited configuration"
         VALIDATE = "validate", "Validated connection"
         DISCONNECT = "disconnect", "Disconnected"

@@ -13,7 +13,8 @@ class UserCreateForm(forms.Form):
     email = forms.EmailField(max_length=EMAIL_MAX_LENGTH)
     first_name = forms.CharField(max_length=NAME_MAX_LENGTH, required=False)
     last_name = forms.CharField(max_length=NAME_MAX_LENGTH, required=False)
-    role = forms.ChoiceField(choices=User.Role.choices)
+    # Least privilege unless the admin chooses otherwise.
+    role = forms.ChoiceField(choices=User.Role.choices, initial=User.Role.REQUESTER)
 
 
 class UserRoleForm(forms.Form):

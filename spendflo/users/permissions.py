@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponseBase
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from spendflo.users.roles import Capability, user_can
+from spendflo.users.roles import Capability, capability_refusal, user_can
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -33,6 +33,7 @@ class CapabilityRequiredMixin(AccessMixin):
             needed = self.write_capability
         if not user_can(request.user, needed):
             self.raise_exception = True
+            self.permission_denied_message = capability_refusal(request.user, needed)
             return self.handle_no_permission()
         return super().dispatch(request, *args, **kwargs)  # type: ignore[misc, no-any-return]
 

@@ -43,3 +43,31 @@ def user_can(user: Any, capability: Capability) -> bool:
 
 def capabilities_for(user: Any) -> frozenset[Capability]:
     return frozenset(c for c in Capability if user_can(user, c))
+
+
+# What each capability lets a user do, as the sentence of a refusal says it.
+_CAPABILITY_WORDS: dict[Capability, str] = {
+    Capability.MANAGE_USERS: "manage users",
+    Capability.CONFIGURE_INTEGRATIONS: "change the integrations' configuration",
+    Capability.VIEW_INTEGRATIONS: "open the integration settings",
+    Capability.TRIGGER_SYNC: "start syncs",
+    Capability.VIEW_SYNC_ACTIVITY: "see the sync activity",
+    Capability.SUBMIT_REQUESTS: "submit purchase requests",
+    Capability.MANAGE_WORKFLOWS: "manage workflows",
+    Capability.VIEW_ALL_REQUESTS: "see every request of the organization",
+    Capability.MANAGE_REQUESTS: "retry failed requests",
+}
+_ROLE_PLURALS = {"admin": "admins", "ops": "ops users", "requester": "requesters"}
+
+
+def capability_refusal(user: Any, capability: Capability) -> str:
+    """Why `user` may not do what `capability` allows, in one sentence naming who may."""
+    holders = [
+        _ROLE_PLURALS.get(role, role)
+        for role, caps in _ROLE_CAPABILITIES.items()
+        if capability in caps
+    ]
+    who = " and ".join(holders) or "nobody"
+    what = _CAPABILITY_WORDS.get(capability, capability.value.replace("_", " "))
+    role = user.get_role_display() if hasattr(user, "get_role_display") else ""
+    return f"Only {who} can {what}" + (f"; your role is {role}." if role else ".")

@@ -5,8 +5,10 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views import View
 
+from spendflo.confirm import confirmation_page, is_confirmed
 from spendflo.users.context import request_organization
 from spendflo.users.forms import UserCreateForm, UserRoleForm
 from spendflo.users.models import User
@@ -79,6 +81,17 @@ class UserActiveView(CapabilityRequiredMixin, View):
     def post(self, request: HttpRequest, pk: int, **kwargs: Any) -> HttpResponse:
         user = _org_user(request, pk)
         active = request.POST.get("active") == "1"
+        if not active and user.is_active and not is_confirmed(request):
+            return confirmation_page(
+                request,
+                question=f"Deactivate {user.email}?",
+                details=[
+                    "They are signed out and can no longer sign in or use the API.",
+                    "Their requests and history are kept; reactivate them at any time.",
+                ],
+                confirm_label=f"Deactivate {user.email}",
+                cancel_url=reverse("users:list"),
+            )
         try:
             user_set_active(user=user, active=active)
             messages.success(

@@ -48,7 +48,7 @@ def test_wrong_secret_shows_the_authentication_sentence(
     expect(page.get_by_test_id("validation-error")).to_have_text("Coupa rejected the client ID or secret.")
     expect(page.locator('[data-step="authenticate"]')).to_have_attribute("data-status", "failed")
     page.get_by_role("link", name="Back to integrations").click()
-    expect(page.get_by_test_id("connection-state")).to_have_text("Needs attention")
+    expect(page.get_by_test_id("connection-state")).to_have_text("Draft")
     expect(page.get_by_test_id("state-reason")).to_have_text("Coupa rejected the client ID or secret.")
 
 

@@ -61,3 +61,22 @@ def test_coupa_settings_secret_audit_and_buckets_survive_the_migration() -> None
         assert decrypt(back.client_secret_encrypted) == "the-secret"
     finally:
         migrate(MigrationExecutor(db).loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_that_never_validated_becomes_a_draft() -> None:
+    old = migrate([("integrations", "0007_fieldmapping_form_field_fieldmapping_version_and_more")])
+    org = old.get_model("organizations", "Organization").objects.create(slug="acme", name="Acme")
+    connection = old.get_model("integrations", "Connection")
+    never = connection.objects.create(organization=org, host="a.coupahost.com", state="needs_attention")
+    once = connection.objects.create(
+        organization=org, host="b.coupahost.com", state="needs_attention",
+        archived_at="2026-01-01T00:00:00Z",
+    )
+    old.get_model("integrations", "ConnectionValidation").objects.create(connection=once, state="succeeded")
+    try:
+        new = migrate([("integrations", "0008_draft_state")])
+        states = dict(new.get_model("integrations", "Connection").objects.values_list("host", "state"))
+        assert states == {never.host: "draft", once.host: "needs_attention"}
+    finally:
+        migrate(MigrationExecutor(db).loader.graph.leaf_nodes())

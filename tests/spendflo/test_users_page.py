@@ -32,7 +32,11 @@ def test_admin_changes_a_role_and_deactivates(client_as, admin_user, requester_u
     client.post(reverse("users:role", args=[requester_user.pk]), {"role": "ops"})
     requester_user.refresh_from_db()
     assert requester_user.role == User.Role.OPS
-    client.post(reverse("users:active", args=[requester_user.pk]), {"active": "0"})
+    response = client.post(reverse("users:active", args=[requester_user.pk]), {"active": "0"})
+    assert f"Deactivate {requester_user.email}?" in response.content.decode()
+    requester_user.refresh_from_db()
+    assert requester_user.is_active
+    client.post(reverse("users:active", args=[requester_user.pk]), {"active": "0", "confirm": "yes"})
     requester_user.refresh_from_db()
     assert not requester_user.is_active
 
@@ -43,7 +47,7 @@ def test_the_last_admin_cannot_be_demoted_or_deactivated(client_as, admin_user) 
         reverse("users:role", args=[admin_user.pk]), {"role": "requester"}, follow=True
     )
     assert b"at least one active admin" in response.content
-    client.post(reverse("users:active", args=[admin_user.pk]), {"active": "0"})
+    client.post(reverse("users:active", args=[admin_user.pk]), {"active": "0", "confirm": "yes"})
     admin_user.refresh_from_db()
     assert admin_user.role == User.Role.ADMIN and admin_user.is_active
 

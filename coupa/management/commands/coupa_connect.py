@@ -14,7 +14,7 @@ from coupa.connections.services import (
     coupa_connect,
 )
 from coupa.management.commands._common import organization_by_slug
-from integrations.models import ConnectionValidation
+from integrations.models import Connection, ConnectionValidation
 
 MARKS = {"running": "…", "done": "✓", "failed": "✗", "skipped": "-"}
 
@@ -75,5 +75,10 @@ class Command(BaseCommand):
 
         validation = connection_validate(validation_id=validation.pk, on_step=show)
         if validation.state != ConnectionValidation.State.SUCCEEDED:
+            validation.connection.refresh_from_db(fields=["state"])
+            if validation.connection.state == Connection.State.DRAFT:
+                self.stdout.write(
+                    "The connection is saved as a draft: nothing is imported until it validates."
+                )
             raise CommandError(validation.error)
         self.stdout.write(self.style.SUCCESS("Coupa is connected."))

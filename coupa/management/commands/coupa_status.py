@@ -26,7 +26,9 @@ class Command(BaseCommand):
         connection = connection_current(organization=organization)
         status: dict[str, Any] = {"organization": organization.slug}
         if connection is None:
-            status.update({"state": "not_connected", "state_label": "Not connected"})
+            status.update(
+                {"state": "not_connected", "state_label": "Not connected", "actions": ["connect"]}
+            )
         else:
             status.update(connection_summary(connection))
             latest = connection_validation_latest(connection=connection)
@@ -48,7 +50,10 @@ class Command(BaseCommand):
         self.stdout.write(f"Domain:           {status['base_url']}")
         self.stdout.write(f"Client ID:        {status['client_id']}")
         self.stdout.write(f"Granted scopes:   {' '.join(status['granted_scopes']) or '-'}")
-        self.stdout.write(f"Missing scopes:   {' '.join(status['missing_scopes']) or 'none'}")
+        missing = " ".join(status["missing_scopes"]) or "none"
+        self.stdout.write(
+            f"Missing scopes:   {missing if status['scopes_checked'] else 'not checked yet'}"
+        )
         self.stdout.write(f"Rate limit:       {status['rate_limit']} requests/s")
         self.stdout.write(f"Last validated:   {status['last_validated_at'] or 'never'}")
         self._sync_text(status)

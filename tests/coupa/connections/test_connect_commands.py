@@ -43,10 +43,15 @@ def test_coupa_connect_prints_each_step_and_succeeds(organization, sandbox_allow
 
 def test_coupa_connect_fails_with_the_same_sentence(organization, sandbox_allowed, monkeypatch) -> None:
     monkeypatch.setenv("COUPA_CLIENT_SECRET", "not-the-secret")
+    out = io.StringIO()
     with pytest.raises(CommandError, match="Coupa rejected the client ID or secret."):
-        run("coupa_connect", "--org", "acme", "--domain", sandbox_allowed.base_url,
-            "--client-id", sandbox_allowed.client_id)
-    assert Connection.objects.get().state == Connection.State.NEEDS_ATTENTION
+        call_command("coupa_connect", "--org", "acme", "--domain", sandbox_allowed.base_url,
+                     "--client-id", sandbox_allowed.client_id, stdout=out)
+    assert "saved as a draft" in out.getvalue()
+    assert Connection.objects.get().state == Connection.State.DRAFT
+    status = json.loads(run("coupa_status", "--org", "acme", "--json"))
+    assert (status["state"], status["is_draft"], status["actions"]) == ("draft", True, ["edit", "validate"])
+    assert "Missing scopes:   not checked yet" in run("coupa_status", "--org", "acme")
 
 
 def test_coupa_connect_reads_the_secret_from_stdin(organization, sandbox_allowed, monkeypatch) -> None:

@@ -51,7 +51,14 @@ def test_connect_validates_and_connects(
     assert coupa_settings(connection).missing_scopes == ()
     assert "core.supplier.read" in coupa_settings(connection).granted_scopes
     assert connection.last_validated_at is not None
-    assert AuditEvent.objects.filter(organization=organization, action="connect").count() == 1
+    assert list(
+        AuditEvent.objects.filter(organization=organization, action="connect")
+        .order_by("pk")
+        .values_list("summary", flat=True)
+    ) == [
+        f"Started connecting Coupa at {connection.host}; validating the credentials",
+        f"Connected Coupa at {connection.host}",
+    ]
 
 
 def test_wrong_secret_fails_with_the_authentication_sentence(
@@ -65,7 +72,7 @@ def test_wrong_secret_fails_with_the_authentication_sentence(
     assert validation.error == "Coupa rejected the client ID or secret."
     assert [s["status"] for s in validation.steps] == ["failed", "skipped", "skipped"]
     connection = Connection.objects.get()
-    assert connection.state == Connection.State.NEEDS_ATTENTION
+    assert connection.state == Connection.State.DRAFT
     assert connection.state_reason == "Coupa rejected the client ID or secret."
 
 

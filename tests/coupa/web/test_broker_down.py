@@ -67,9 +67,9 @@ def test_connect_with_the_broker_down_leaves_a_connection_to_validate_again(
     assert response.status_code == 503, response.content
     assert response.json() == {"detail": VALIDATION_NOT_STARTED}
     connection = Connection.objects.get(organization=organization)
-    # Never validated: it needs attention, with the sentence, and offers Validate.
+    # Never validated: it stays a draft, with the sentence, and offers Validate.
     assert (connection.state, connection.state_reason) == (
-        Connection.State.NEEDS_ATTENTION,
+        Connection.State.DRAFT,
         VALIDATION_NOT_STARTED,
     )
     assert not ConnectionValidation.objects.filter(state__in=["queued", "running"]).exists()

@@ -101,10 +101,28 @@ def test_toggle_saves_at_once_and_is_audited(client_as, admin_user, organization
 
 def test_bulk_hide_applies_to_the_current_filter_only(client_as, admin_user, data) -> None:
     client_as(admin_user).post(
-        reverse("coupa:bulk_toggle", args=["accounts"]), {"show_to_users": "0", "chart": data["us"].pk}
+        reverse("coupa:bulk_toggle", args=["accounts"]),
+        {"show_to_users": "0", "chart": data["us"].pk, "confirm": "yes"},
     )
     hidden = set(Account.objects.filter(show_to_users=False).values_list("code", flat=True))
     assert hidden == {"100-200", "100-300"}
+
+
+def test_bulk_hide_asks_first_naming_how_many_it_hides(client_as, admin_user, data) -> None:
+    """Without the confirm field the page asks, naming the count, and changes nothing."""
+    client = client_as(admin_user)
+    url = reverse("coupa:bulk_toggle", args=["accounts"])
+    fields = {"show_to_users": "0", "chart": data["us"].pk, "query": f"chart={data['us'].pk}"}
+    response = client.post(url, fields)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Hide 2 accounts from requesters?" in html
+    assert 'name="confirm" value="yes"' in html and f'name="chart" value="{data["us"].pk}"' in html
+    assert f'href="{reverse("coupa:records", args=["accounts"])}?chart={data["us"].pk}"' in html
+    assert not Account.objects.filter(show_to_users=False).exists()
+    assert not AuditEvent.objects.filter(action="toggle").exists()
+    client.post(url, {**fields, "confirm": "yes"})
+    assert Account.objects.filter(show_to_users=False).count() == 2
 
 
 def test_ops_reads_tabs_but_cannot_toggle(client_as, ops_user, data) -> None:
