@@ -57,10 +57,10 @@ def enqueue_on_commit(
         task = current_app.tasks[task_name]
         if current_app.conf.task_always_eager:
             # Run here (CELERY_TASK_ALWAYS_EAGER): the task's own errors are not the broker's.
-            task.apply_async(args)
+            task.delay(*args)
             return
         try:
-            task.apply_async(args)
+            task.delay(*args)
         except (OperationalError, OSError) as exc:
             logger.warning("Could not queue %s %s: %s", task_name, args, type(exc).__name__)
             if recovers:
