@@ -1,9 +1,10 @@
 from django.urls import include, path
-from rest_framework.routers import DefaultRouter
+from rest_framework.routers import SimpleRouter
 
 from integrations.api import AuditEventViewSet
 
-router = DefaultRouter(trailing_slash=False)
+# The API root (listing every route) is the root URLconf router's; this one adds none.
+router = SimpleRouter(trailing_slash=False)
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
 
 urlpatterns = [path("", include(router.urls))]

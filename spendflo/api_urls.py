@@ -2,13 +2,22 @@
 by module path, as the root URLconf includes their pages."""
 
 from django.urls import include, path
-from rest_framework.routers import DefaultRouter
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.routers import APIRootView, DefaultRouter
 
 from spendflo.users.api import MeView, OrganizationView, UserViewSet
 from spendflo.workflows import api as workflows
 from spendflo.workflows import requests_api as requests
 
+
+class ApiRootView(APIRootView):
+    """The API's index of routes, for any signed-in user."""
+
+    permission_classes = [IsAuthenticated]
+
+
 router = DefaultRouter(trailing_slash=False)
+router.APIRootView = ApiRootView
 router.register("users", UserViewSet, basename="user")
 
 urlpatterns = [

@@ -8,14 +8,17 @@ from django.views import defaults
 
 from spendflo.middleware import is_api_request
 from spendflo.rest import SERVER_ERROR_MESSAGE
+from spendflo.users.permissions import Access, declare_access, public
 from spendflo.users.roles import Capability, user_can
 
 
+@public
 def favicon(request: HttpRequest) -> HttpResponse:
     """Browsers ask for /favicon.ico on pages that name no icon (Django's admin, Redoc)."""
     return redirect(static("favicon.svg"), permanent=True)
 
 
+@declare_access(Access.SIGNED_IN)
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """Send each role to the page it uses most."""

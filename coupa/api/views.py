@@ -292,8 +292,6 @@ class _RecordVisibility(APIView):
     permission_classes = [CanConfigure]
 
     def patch(self, request: Request, pk: int) -> Response:
-        payload = VisibilitySerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
         connection = _connection(request)
         qs = record_list(
             organization=request_organization(request),
@@ -301,8 +299,11 @@ class _RecordVisibility(APIView):
             kind=self.kind,
             filters=RecordFilter(),
         )
+        # Another organization's record is not found, whatever the body says.
         if not qs.filter(pk=pk).exists():
             raise NotFound
+        payload = VisibilitySerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
         records_set_shown(
             connection=connection,
             user=request_user(request),

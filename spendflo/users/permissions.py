@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import enum
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.contrib.auth.mixins import AccessMixin
 from django.http import HttpRequest, HttpResponseBase
@@ -12,6 +14,30 @@ from rest_framework.request import Request
 from spendflo.users.roles import Capability, capability_refusal, user_can
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+V = TypeVar("V", bound=Callable[..., Any])
+
+
+class Access(enum.StrEnum):
+    """Who may open a view that requires no capability. Every view declares what it needs:
+    a `capability` (pages), permission classes (API), or one of these as its `access`."""
+
+    PUBLIC = "public"  # anyone, signed in or not (sign-in pages, health probes)
+    SIGNED_IN = "signed_in"  # any signed-in user
+    MEMBER = "member"  # any signed-in member of an organization
+
+
+def declare_access(access: Access) -> Callable[[V], V]:
+    """Mark a function view (or an `as_view()` callable) with the access it needs."""
+
+    def mark(view: V) -> V:
+        view.access = access  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+public = declare_access(Access.PUBLIC)
 
 
 class CapabilityRequiredMixin(AccessMixin):
@@ -43,6 +69,7 @@ def capability_permission(capability: Capability) -> type[BasePermission]:
 
     class _HasCapability(BasePermission):
         message = "Your role does not allow this."
+        required = capability
 
         def has_permission(self, request: Request, view: Any) -> bool:
             return user_can(request.user, capability)

@@ -26,7 +26,7 @@ from rest_framework.views import APIView
 
 from spendflo.users.context import request_organization, request_user
 from spendflo.users.permissions import IsOrganizationMember, capability_permission
-from spendflo.users.roles import Capability, user_can
+from spendflo.users.roles import Capability
 from spendflo.workflows.api import ErrorSerializer, FormFieldSerializer
 from spendflo.workflows.models import Notification, PurchaseRequest, WorkflowVersion
 from spendflo.workflows.notices import notices_mark_read
@@ -201,8 +201,13 @@ class RequestList(generics.ListAPIView):  # type: ignore[type-arg]
     organization's. Filter with `state`."""
 
     serializer_class = RequestSerializer
-    permission_classes = Member
     queryset = PurchaseRequest.objects.none()
+
+    def get_permissions(self) -> list[Any]:
+        # Every member lists what they may see; only those who may submit create one.
+        if self.request.method == "POST":
+            return [capability_permission(Capability.SUBMIT_REQUESTS)()]
+        return [permission() for permission in Member]
 
     def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs.get("many") and args:
@@ -245,8 +250,6 @@ class RequestList(generics.ListAPIView):  # type: ignore[type-arg]
     )
     def post(self, request: Request) -> Response:
         user = request_user(request)
-        if not user_can(user, Capability.SUBMIT_REQUESTS):
-            return Response({"detail": "Your role does not allow this."}, status=403)
         payload = RequestInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data

@@ -16,7 +16,7 @@ from django.views import View
 
 from integrations.providers import provider_list
 from spendflo.users.context import request_organization, request_user
-from spendflo.users.permissions import CapabilityRequiredMixin
+from spendflo.users.permissions import Access, CapabilityRequiredMixin
 from spendflo.users.roles import Capability, user_can
 from spendflo.users.selectors import user_list
 from spendflo.workflows.forms import (
@@ -85,6 +85,8 @@ class RequesterMixin(CapabilityRequiredMixin):
 
 class MemberMixin(LoginRequiredMixin):
     """Any signed-in member of an organization; what they see is the selectors' rule."""
+
+    access = Access.MEMBER
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.user.is_authenticated and getattr(request.user, "organization_id", None) is None:

@@ -1,0 +1,398 @@
+"""Every endpoint, for every role and for another tenant.
+
+The routes come from the URL resolver and the API operations from the generated OpenAPI
+schema, so an endpoint added tomorrow is checked without editing this file. For each one:
+
+- anonymous: pages send to the login page, the API answers 401 (public views excepted);
+- a user of another organization, given this organization's ids: 404; on routes without
+  ids, nothing of this organization shows in the answer;
+- admin, ops and requester: what the view's declared permission promises (no 401/403, no
+  500) and 403 for a role it does not admit.
+
+A view must declare what it needs: a `capability` (pages), permission classes of its own or
+`get_permissions` (API), or an `access` (spendflo.users.permissions.Access). One that does
+not fails the test. Each request runs in a savepoint that is rolled back, so a write one
+role makes (a disconnect, a deletion) never changes what the next request meets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import transaction
+from django.shortcuts import resolve_url
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.utils import timezone
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.views import APIView
+
+from integrations.models import ConnectionValidation, CustomFieldDefinition, SyncRun
+from spendflo.users.models import User
+from spendflo.users.permissions import Access, CapabilityRequiredMixin, IsOrganizationMember
+from spendflo.users.roles import Capability, user_can
+from spendflo.workflows.models import Notification, PurchaseRequest, RequestEvent
+from spendflo.workflows.services import FieldInput, form_field_add, workflow_create
+from tests.factories import (
+    AccountFactory,
+    ConnectionFactory,
+    ItemFactory,
+    OrganizationFactory,
+    SyncRunFactory,
+    UserFactory,
+    VendorFactory,
+)
+
+METHODS = ("get", "post", "put", "patch", "delete")
+SAFE = ("get", "head", "options")
+ROLES = (User.Role.ADMIN, User.Role.OPS, User.Role.REQUESTER)
+# URL parameters that name no object of a tenant.
+NOT_OBJECTS = {"kind", "target", "uidb64", "token", "format"}
+PARAM = re.compile(r"<(?:\w+:)?(\w+)>|\{(\w+)\}")
+
+
+@dataclass
+class Tenant:
+    marker: str
+    users: dict[str, User]
+    ids: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+
+def _tenant(slug: str) -> Tenant:
+    marker = f"only-{slug}-sees-this"
+    organization = OrganizationFactory(slug=slug, name=f"Org {marker}")
+    users = {
+        role: UserFactory(
+            role=role, organization=organization, email=f"{role}@{slug}.test", first_name=marker
+        )
+        for role in ROLES
+    }
+    admin, requester = users[User.Role.ADMIN], users[User.Role.REQUESTER]
+    connection = ConnectionFactory(organization=organization)
+    account = AccountFactory(connection=connection, name=f"Account {marker}")
+    vendor = VendorFactory(connection=connection, name=f"Vendor {marker}")
+    item = ItemFactory(connection=connection, name=f"Item {marker}")
+    validation = ConnectionValidation.objects.create(
+        connection=connection, state=ConnectionValidation.State.SUCCEEDED, requested_by=admin
+    )
+    run = SyncRunFactory(connection=connection, state=SyncRun.State.RUNNING)
+    custom = CustomFieldDefinition.objects.create(
+        connection=connection, api_name="po-reference", label=f"PO {marker}"
+    )
+    workflow = workflow_create(organization=organization, name=f"Flow {marker}", user=admin)
+    version = workflow.versions.get()
+    form_field = form_field_add(version=version, data=FieldInput(f"Q {marker}"), user=admin)
+    request = PurchaseRequest.objects.create(
+        organization=organization,
+        version=version,
+        requester=requester,
+        number=1,
+        title=f"Request {marker}",
+        state=PurchaseRequest.State.PR_FAILED,
+        submitted_at=timezone.now(),
+    )
+    event = RequestEvent.objects.create(
+        request=request, kind=RequestEvent.Kind.PR_FAILED, message=f"Failed {marker}"
+    )
+    for user in users.values():
+        Notification.objects.create(recipient=user, request=request, event=event, message=marker)
+    ids = {
+        ("*", "workflow_id"): workflow.pk,
+        ("workflows", "pk"): workflow.pk,
+        ("versions", "number"): version.number,
+        ("workflow-versions", "pk"): version.pk,
+        ("fields", "pk"): form_field.pk,
+        ("fields", "field_id"): form_field.pk,
+        ("custom-fields", "pk"): custom.pk,
+        ("users", "pk"): requester.pk,
+        ("validations", "pk"): validation.pk,
+        ("sync", "pk"): run.pk,
+        ("sync-runs", "pk"): run.pk,
+        ("requests", "pk"): request.pk,
+        ("records", "kind"): "accounts",
+        ("records", "pk"): account.pk,
+        ("accounts", "pk"): account.pk,
+        ("vendors", "pk"): vendor.pk,
+        ("items", "pk"): item.pk,
+        ("pickers", "kind"): "accounts",
+        ("mapping", "target"): "line.quantity",
+        ("reset", "uidb64"): "MQ",
+        ("reset", "token"): "set-password",
+    }
+    return Tenant(marker, users, ids)
+
+
+def _fill(route: str, tenant: Tenant) -> tuple[str, bool]:
+    """A concrete path for a route with the tenant's ids; whether it names an object."""
+    out: list[str] = []
+    previous = ""
+    names_object = False
+    for part in route.strip("/").split("/"):
+        match = PARAM.fullmatch(part)
+        if match is None:
+            out.append(part)
+            previous = part
+            continue
+        name = match.group(1) or match.group(2)
+        name = "pk" if name == "id" else name
+        key = (previous, name) if (previous, name) in tenant.ids else ("*", name)
+        assert key in tenant.ids, f"{route}: no id of a tenant for {name!r} after {previous!r}"
+        out.append(str(tenant.ids[key]))
+        names_object = names_object or name not in NOT_OBJECTS
+    trailing = "/" if route.endswith("/") else ""
+    return "/" + "/".join(out) + trailing if out else "/", names_object
+
+
+@dataclass
+class Route:
+    route: str
+    callback: Callable[..., Any]
+    name: str
+
+
+def _routes() -> Iterator[Route]:
+    def walk(resolver: URLResolver, prefix: str) -> Iterator[Route]:
+        for entry in resolver.url_patterns:
+            pattern = prefix + str(entry.pattern).lstrip("^").rstrip("$")
+            if isinstance(entry, URLResolver):
+                if pattern.startswith("admin/"):
+                    continue  # Django's admin: staff only, its own login; not the product's
+                yield from walk(entry, pattern)
+            elif isinstance(entry, URLPattern):
+                if "format" in entry.pattern.regex.groupindex:
+                    continue  # the same view in another format (?P<format>...)
+                yield Route(pattern, entry.callback, entry.name or "")
+
+    yield from walk(get_resolver(), "")
+
+
+def _view_class(callback: Any) -> Any:
+    return getattr(callback, "view_class", None) or getattr(callback, "cls", None)
+
+
+def _api_requirement(callback: Any, method: str) -> Access | Capability | str:
+    """What the API view's declared permissions require for `method`, or why none is."""
+    cls = _view_class(callback)
+    own = [k for k in cls.__mro__ if issubclass(k, APIView) and k is not APIView]
+    if not any("permission_classes" in vars(k) or "get_permissions" in vars(k) for k in own):
+        return f"{cls.__module__}.{cls.__name__} declares no permission"
+    view = cls(**getattr(callback, "initkwargs", {}))
+    view.request = SimpleNamespace(method=method.upper())
+    view.action = (getattr(callback, "actions", None) or {}).get(method)
+    view.kwargs = {}
+    needs: list[Access | Capability] = []
+    for permission in view.get_permissions():
+        if hasattr(permission, "required"):
+            needs.append(permission.required)
+        elif isinstance(permission, IsOrganizationMember):
+            needs.append(Access.MEMBER)
+        elif isinstance(permission, IsAuthenticated):
+            needs.append(Access.SIGNED_IN)
+        elif isinstance(permission, AllowAny):
+            needs.append(Access.PUBLIC)
+        else:
+            return f"{cls.__name__}: unknown permission {type(permission).__name__}"
+    if not needs:
+        return f"{cls.__name__} has no permission classes"
+    capabilities = [n for n in needs if isinstance(n, Capability)]
+    assert len(capabilities) <= 1, f"{cls.__name__}: several capabilities {capabilities}"
+    if capabilities:
+        return capabilities[0]
+    for level in (Access.MEMBER, Access.SIGNED_IN, Access.PUBLIC):
+        if level in needs:
+            return level
+    raise AssertionError(needs)
+
+
+def _page_requirement(callback: Any, method: str) -> Access | Capability | str:
+    cls = _view_class(callback)
+    if cls is not None and issubclass(cls, CapabilityRequiredMixin):
+        if cls.write_capability is not None and method not in SAFE:
+            return cls.write_capability
+        return cls.capability
+    access = getattr(callback, "access", None) or getattr(cls, "access", None)
+    if isinstance(access, Access):
+        return access
+    return f"{getattr(cls or callback, '__qualname__', callback)} declares no capability or access"
+
+
+def _page_methods(callback: Any) -> list[str]:
+    cls = _view_class(callback)
+    if cls is None:
+        return ["get"]
+    return [m for m in METHODS if m in cls.http_method_names and hasattr(cls, m)]
+
+
+def _admits(requirement: Access | Capability, user: User) -> bool:
+    if isinstance(requirement, Capability):
+        return user_can(user, requirement)
+    if requirement == Access.MEMBER:
+        return user.organization_id is not None
+    return True
+
+
+@dataclass
+class Check:
+    kind: str  # "api" or "page"
+    label: str
+    path: str
+    method: str
+    requirement: Access | Capability | str
+    names_object: bool
+    route_kind: str = "operation"  # an operation of the schema, or a route of the resolver
+    route: str = ""
+
+
+@pytest.fixture
+def tenants(db: None) -> tuple[Tenant, Tenant]:
+    return _tenant("acme"), _tenant("globex")
+
+
+def _checks(schema: dict[str, Any], tenant: Tenant) -> tuple[list[Check], int, int]:
+    checks: list[Check] = []
+    api_callbacks: set[int] = set()
+    operations = 0
+    for route, item in schema["paths"].items():
+        for method in METHODS:
+            if method not in item:
+                continue
+            operations += 1
+            path, names_object = _fill(route, tenant)
+            match = resolve(path)
+            api_callbacks.add(id(match.func))
+            checks.append(
+                Check(
+                    "api",
+                    f"{method.upper()} {route}",
+                    path,
+                    method,
+                    _api_requirement(match.func, method),
+                    names_object,
+                )
+            )
+    pages = 0
+    for route in _routes():
+        if id(route.callback) in api_callbacks:
+            continue
+        pages += 1
+        path, names_object = _fill(route.route, tenant)
+        is_api = _view_class(route.callback) is not None and issubclass(
+            _view_class(route.callback), APIView
+        )
+        for method in _page_methods(route.callback):
+            requirement = (_api_requirement if is_api else _page_requirement)(
+                route.callback, method
+            )
+            checks.append(
+                Check(
+                    "api" if is_api else "page",
+                    f"{method.upper()} /{route.route} ({route.name})",
+                    path,
+                    method,
+                    requirement,
+                    names_object,
+                    "route",
+                    route.route,
+                )
+            )
+    return checks, operations, pages
+
+
+def _call(client: Client, check: Check, user: User | None = None) -> Any:
+    """The answer to one request, whatever it wrote rolled back; a signed-out client (the
+    logout view) is signed in again for the next request."""
+    with transaction.atomic():
+        try:
+            if check.method in ("get", "delete"):
+                response = getattr(client, check.method)(check.path)
+            else:
+                response = getattr(client, check.method)(
+                    check.path, data="{}", content_type="application/json"
+                )
+        finally:
+            transaction.set_rollback(True)
+    cookie = response.cookies.get(settings.SESSION_COOKIE_NAME)
+    if user is not None and cookie is not None and not cookie.value:
+        client.force_login(user)
+    return response
+
+
+def _login_redirect(response: Any) -> bool:
+    return response.status_code == 302 and response["Location"].startswith(
+        resolve_url(settings.LOGIN_URL)
+    )
+
+
+def test_every_endpoint_answers_each_role_and_tenant_as_its_permission_declares(
+    tenants: tuple[Tenant, Tenant],
+) -> None:
+    home, other = tenants
+    admin = Client(raise_request_exception=False)
+    admin.force_login(home.users[User.Role.ADMIN])
+    schema = admin.get("/api/schema/", {"format": "json"}).json()
+    checks, operations, pages = _checks(schema, home)
+
+    clients = {}
+    for role in ROLES:
+        clients[role] = Client(raise_request_exception=False)
+        clients[role].force_login(home.users[role])
+    stranger = Client(raise_request_exception=False)
+    stranger.force_login(other.users[User.Role.ADMIN])
+    anonymous = Client(raise_request_exception=False)
+
+    problems: list[str] = []
+    marker_shown_at_home = 0  # the leak check below looks for something pages do show
+    for check in checks:
+        if not isinstance(check.requirement, (Access, Capability)):
+            problems.append(f"{check.label}: {check.requirement}")
+            continue
+        requirement = check.requirement
+
+        answer = _call(anonymous, check)
+        if requirement == Access.PUBLIC:
+            if answer.status_code >= 500 or answer.status_code in (401, 403):
+                problems.append(f"{check.label} anonymous (public): {answer.status_code}")
+        elif check.kind == "page" and not _login_redirect(answer):
+            problems.append(f"{check.label} anonymous: {answer.status_code}, not the login page")
+        elif check.kind == "api" and answer.status_code != 401:
+            problems.append(f"{check.label} anonymous: {answer.status_code}, not 401")
+
+        for role in ROLES:
+            user = home.users[role]
+            answer = _call(clients[role], check, user)
+            code = answer.status_code
+            marker_shown_at_home += home.marker.encode() in answer.content
+            if requirement == Access.PUBLIC:
+                if code in (401, 403) or code >= 500:
+                    problems.append(f"{check.label} as {role} (public): {code}")
+            elif _admits(requirement, user):
+                if code in (401, 403) or code >= 500 or _login_redirect(answer):
+                    problems.append(f"{check.label} as {role} (admitted by {requirement}): {code}")
+            elif code != 403:
+                problems.append(f"{check.label} as {role} (needs {requirement}): {code}, not 403")
+
+        if requirement == Access.PUBLIC:
+            continue
+        answer = _call(stranger, check, other.users[User.Role.ADMIN])
+        if check.names_object and answer.status_code != 404:
+            problems.append(
+                f"{check.label} by another organization's admin: {answer.status_code}, not 404"
+            )
+        if home.marker.encode() in answer.content:
+            problems.append(f"{check.label} shows another organization's data")
+
+    assert not problems, "\n".join(problems)
+    assert marker_shown_at_home > 20
+    in_schema = sum(1 for item in schema["paths"].values() for method in METHODS if method in item)
+    api_checked = {c.label for c in checks if c.kind == "api" and c.route_kind == "operation"}
+    pages_checked = {c.route for c in checks if c.route_kind == "route"}
+    print(f"checked {len(api_checked)} API operations and {len(pages_checked)} page routes")
+    assert (operations, pages) == (len(api_checked), len(pages_checked))
+    assert len(api_checked) + len(pages_checked) == in_schema + pages
+    assert in_schema > 50 and pages > 50  # the schema and the resolver were read
