@@ -174,6 +174,16 @@ def control_routes(state: SandboxState) -> list[BaseRoute]:
             state.save()
         return JSONResponse(client.public())
 
+    async def tokens(request: Request) -> Response:
+        # Every token issued since the last reset, so a test can look for them elsewhere.
+        return JSONResponse(
+            {
+                "tokens": [
+                    {"value": t.value, "client_id": t.client_id} for t in state.auth.tokens.values()
+                ]
+            }
+        )
+
     async def tokens_revoke(request: Request) -> Response:
         body = await _body(request)
         return JSONResponse({"revoked": state.auth.revoke(body.get("client_id"))})
@@ -268,6 +278,7 @@ def control_routes(state: SandboxState) -> list[BaseRoute]:
         Route("/_sandbox/resources/{resource}/{rec_id}", resource_record),
         Route("/_sandbox/clients", clients, methods=["GET", "POST"]),
         Route("/_sandbox/clients/{client_id}/scopes", client_scopes, methods=["GET", "POST"]),
+        Route("/_sandbox/tokens", tokens),
         Route("/_sandbox/tokens/revoke", tokens_revoke, methods=["POST"]),
         Route("/_sandbox/tokens/expire", tokens_expire, methods=["POST"]),
         Route("/_sandbox/settings", settings, methods=["GET", "POST"]),

@@ -284,6 +284,10 @@ class SandboxHandle:
         )["scopes"]
         return scopes
 
+    def tokens(self) -> list[str]:
+        """The access tokens issued since the last reset (revoked ones excepted)."""
+        return [t["value"] for t in self._call("GET", "tokens")["tokens"]]
+
     def revoke_tokens(self, client_id: str | None = None) -> int:
         """Forget issued tokens (calls with them get 401); return how many."""
         return int(self._call("POST", "tokens/revoke", json={"client_id": client_id})["revoked"])

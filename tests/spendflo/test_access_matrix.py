@@ -17,8 +17,6 @@ role makes (a disconnect, a deletion) never changes what the next request meets.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -28,7 +26,7 @@ from django.conf import settings
 from django.db import transaction
 from django.shortcuts import resolve_url
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.urls import resolve
 from django.utils import timezone
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.views import APIView
@@ -39,6 +37,7 @@ from spendflo.users.permissions import Access, CapabilityRequiredMixin, IsOrgani
 from spendflo.users.roles import Capability, user_can
 from spendflo.workflows.models import Notification, PurchaseRequest, RequestEvent
 from spendflo.workflows.services import FieldInput, form_field_add, workflow_create
+from tests.endpoints import fill_route, url_routes, view_class
 from tests.factories import (
     AccountFactory,
     ConnectionFactory,
@@ -52,9 +51,6 @@ from tests.factories import (
 METHODS = ("get", "post", "put", "patch", "delete")
 SAFE = ("get", "head", "options")
 ROLES = (User.Role.ADMIN, User.Role.OPS, User.Role.REQUESTER)
-# URL parameters that name no object of a tenant.
-NOT_OBJECTS = {"kind", "target", "uidb64", "token", "format"}
-PARAM = re.compile(r"<(?:\w+:)?(\w+)>|\{(\w+)\}")
 
 
 @dataclass
@@ -128,57 +124,9 @@ def _tenant(slug: str) -> Tenant:
     return Tenant(marker, users, ids)
 
 
-def _fill(route: str, tenant: Tenant) -> tuple[str, bool]:
-    """A concrete path for a route with the tenant's ids; whether it names an object."""
-    out: list[str] = []
-    previous = ""
-    names_object = False
-    for part in route.strip("/").split("/"):
-        match = PARAM.fullmatch(part)
-        if match is None:
-            out.append(part)
-            previous = part
-            continue
-        name = match.group(1) or match.group(2)
-        name = "pk" if name == "id" else name
-        key = (previous, name) if (previous, name) in tenant.ids else ("*", name)
-        assert key in tenant.ids, f"{route}: no id of a tenant for {name!r} after {previous!r}"
-        out.append(str(tenant.ids[key]))
-        names_object = names_object or name not in NOT_OBJECTS
-    trailing = "/" if route.endswith("/") else ""
-    return "/" + "/".join(out) + trailing if out else "/", names_object
-
-
-@dataclass
-class Route:
-    route: str
-    callback: Callable[..., Any]
-    name: str
-
-
-def _routes() -> Iterator[Route]:
-    def walk(resolver: URLResolver, prefix: str) -> Iterator[Route]:
-        for entry in resolver.url_patterns:
-            pattern = prefix + str(entry.pattern).lstrip("^").rstrip("$")
-            if isinstance(entry, URLResolver):
-                if pattern.startswith("admin/"):
-                    continue  # Django's admin: staff only, its own login; not the product's
-                yield from walk(entry, pattern)
-            elif isinstance(entry, URLPattern):
-                if "format" in entry.pattern.regex.groupindex:
-                    continue  # the same view in another format (?P<format>...)
-                yield Route(pattern, entry.callback, entry.name or "")
-
-    yield from walk(get_resolver(), "")
-
-
-def _view_class(callback: Any) -> Any:
-    return getattr(callback, "view_class", None) or getattr(callback, "cls", None)
-
-
 def _api_requirement(callback: Any, method: str) -> Access | Capability | str:
     """What the API view's declared permissions require for `method`, or why none is."""
-    cls = _view_class(callback)
+    cls = view_class(callback)
     own = [k for k in cls.__mro__ if issubclass(k, APIView) and k is not APIView]
     if not any("permission_classes" in vars(k) or "get_permissions" in vars(k) for k in own):
         return f"{cls.__module__}.{cls.__name__} declares no permission"
@@ -211,7 +159,7 @@ def _api_requirement(callback: Any, method: str) -> Access | Capability | str:
 
 
 def _page_requirement(callback: Any, method: str) -> Access | Capability | str:
-    cls = _view_class(callback)
+    cls = view_class(callback)
     if cls is not None and issubclass(cls, CapabilityRequiredMixin):
         if cls.write_capability is not None and method not in SAFE:
             return cls.write_capability
@@ -223,7 +171,7 @@ def _page_requirement(callback: Any, method: str) -> Access | Capability | str:
 
 
 def _page_methods(callback: Any) -> list[str]:
-    cls = _view_class(callback)
+    cls = view_class(callback)
     if cls is None:
         return ["get"]
     return [m for m in METHODS if m in cls.http_method_names and hasattr(cls, m)]
@@ -263,7 +211,7 @@ def _checks(schema: dict[str, Any], tenant: Tenant) -> tuple[list[Check], int, i
             if method not in item:
                 continue
             operations += 1
-            path, names_object = _fill(route, tenant)
+            path, names_object = fill_route(route, tenant.ids)
             match = resolve(path)
             api_callbacks.add(id(match.func))
             checks.append(
@@ -277,13 +225,13 @@ def _checks(schema: dict[str, Any], tenant: Tenant) -> tuple[list[Check], int, i
                 )
             )
     pages = 0
-    for route in _routes():
+    for route in url_routes():
         if id(route.callback) in api_callbacks:
             continue
         pages += 1
-        path, names_object = _fill(route.route, tenant)
-        is_api = _view_class(route.callback) is not None and issubclass(
-            _view_class(route.callback), APIView
+        path, names_object = fill_route(route.route, tenant.ids)
+        is_api = view_class(route.callback) is not None and issubclass(
+            view_class(route.callback), APIView
         )
         for method in _page_methods(route.callback):
             requirement = (_api_requirement if is_api else _page_requirement)(
