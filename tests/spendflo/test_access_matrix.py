@@ -12,11 +12,14 @@ schema, so an endpoint added tomorrow is checked without editing this file. For 
 A view must declare what it needs: a `capability` (pages), permission classes of its own or
 `get_permissions` (API), or an `access` (spendflo.users.permissions.Access). One that does
 not fails the test. Each request runs in a savepoint that is rolled back, so a write one
-role makes (a disconnect, a deletion) never changes what the next request meets.
+role makes (a disconnect, a deletion) never changes what the next request meets. Django's
+admin site (platform staff) has its own test below.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -26,7 +29,7 @@ from django.conf import settings
 from django.db import transaction
 from django.shortcuts import resolve_url
 from django.test import Client
-from django.urls import resolve
+from django.urls import URLResolver, get_resolver, resolve
 from django.utils import timezone
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.views import APIView
@@ -51,6 +54,8 @@ from tests.factories import (
 METHODS = ("get", "post", "put", "patch", "delete")
 SAFE = ("get", "head", "options")
 ROLES = (User.Role.ADMIN, User.Role.OPS, User.Role.REQUESTER)
+# A converter (<path:object_id>) or a regex group ((?P<app_label>auth|users)) of a route.
+PARAM_OR_REGEX = re.compile(r"<(?:\w+:)?\w+>|\(\?P<\w+>[^)]*\)")
 
 
 @dataclass
@@ -344,3 +349,45 @@ def test_every_endpoint_answers_each_role_and_tenant_as_its_permission_declares(
     assert (operations, pages) == (len(api_checked), len(pages_checked))
     assert len(api_checked) + len(pages_checked) == in_schema + pages
     assert in_schema > 50 and pages > 50  # the schema and the resolver were read
+
+
+def _admin_site_routes() -> Iterator[tuple[str, str]]:
+    admin_site = next(
+        entry
+        for entry in get_resolver().url_patterns
+        if isinstance(entry, URLResolver) and str(entry.pattern) == "admin/"
+    )
+
+    def walk(resolver: URLResolver, prefix: str) -> Iterator[tuple[str, str]]:
+        for entry in resolver.url_patterns:
+            pattern = prefix + str(entry.pattern).lstrip("^").rstrip("$")
+            if isinstance(entry, URLResolver):
+                yield from walk(entry, pattern)
+            else:
+                yield pattern, entry.name or ""
+
+    yield from walk(admin_site, "admin/")
+
+
+def test_the_admin_site_is_for_staff_only(tenants: tuple[Tenant, Tenant]) -> None:
+    """Django's admin (platform staff): every route sends anonymous users and every role of an
+    organization to the admin's login page, whatever the object."""
+    home, _ = tenants
+    clients = {"anonymous": Client(raise_request_exception=False)}
+    for role in ROLES:
+        clients[role] = Client(raise_request_exception=False)
+        clients[role].force_login(home.users[role])
+    login = "/admin/login/"
+    problems = []
+    checked = 0
+    for route, name in _admin_site_routes():
+        if name in ("login", "logout"):
+            continue  # the admin's own sign-in and sign-out
+        path = "/" + PARAM_OR_REGEX.sub("1", route)
+        checked += 1
+        for who, client in clients.items():
+            response = client.get(path)
+            if not (response.status_code == 302 and response["Location"].startswith(login)):
+                problems.append(f"GET {path} ({name}) as {who}: {response.status_code}")
+    assert not problems, "\n".join(problems)
+    assert checked > 30
