@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "spendflo.users.middleware.OrganizationTimeZoneMiddleware",
 ]
 
 ROOT_URLCONF = "spendflo.urls"
@@ -91,6 +92,7 @@ TEMPLATES = [
                 "spendflo.users.context_processors.navigation",
                 "spendflo.workflows.context_processors.notices",
             ],
+            "builtins": ["spendflo.organizations.templatetags.when"],
         },
     },
 ]
@@ -147,6 +149,7 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+FORMAT_MODULE_PATH = ["spendflo.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=VAR_DIR / "staticfiles")

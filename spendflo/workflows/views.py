@@ -3,6 +3,7 @@ requests for admins and ops, and the admin's workflows, forms, steps and publish
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -15,6 +16,7 @@ from django.urls import reverse
 from django.views import View
 
 from integrations.providers import provider_list
+from spendflo.organizations.timezones import human_date
 from spendflo.users.context import request_organization, request_user
 from spendflo.users.permissions import CapabilityRequiredMixin
 from spendflo.users.roles import Capability, user_can
@@ -311,6 +313,11 @@ def _answer_text(field: FormField, value: Any, label: str, users: dict[int, str]
         return users.get(int(value), f"User #{value}")
     if field.is_picker:
         return f"{label} (#{value})" if label else f"#{value}"
+    if field.type == FormField.Type.DATE and isinstance(value, str):
+        try:
+            return human_date(dt.date.fromisoformat(value))
+        except ValueError:
+            return value
     return str(value)
 
 
