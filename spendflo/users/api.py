@@ -31,6 +31,7 @@ class OrganizationSerializer(serializers.Serializer[Any]):
     show_new_records_by_default = serializers.BooleanField(required=False)
     time_zone = serializers.CharField(
         required=False,
+        allow_blank=True,
         help_text="IANA time zone name (such as Europe/Paris) that pages show dates and "
         "times in. Datetimes in the API are ISO 8601 with an offset, whatever this says.",
     )
