@@ -142,20 +142,23 @@ def test_integration_pages_show_dates_in_one_format_in_the_organizations_zone(
 
 @pytest.fixture
 def request_data(
-    _fake_provider: Any, kolkata: Organization, admin_user: Any, requester_user: Any
+    request: pytest.FixtureRequest, kolkata: Organization, admin_user: Any, requester_user: Any
 ) -> PurchaseRequest:
+    request.getfixturevalue("_fake_provider")  # the only provider: no Coupa mapping needed
     with time_machine.travel(MOMENT, tick=False):
         version = build_published(kolkata, admin_user)
         answers = good_answers()
         answers["request"]["need_by"] = "2026-12-15"
-        request = request_submit(
+        submitted = request_submit(
             version=version, requester=requester_user, title="Chairs", answers=answers
         )
-        event = request.events.first()
         Notification.objects.create(
-            recipient=requester_user, request=request, event=event, message="Submitted"
+            recipient=requester_user,
+            request=submitted,
+            event=submitted.events.first(),
+            message="Submitted",
         )
-        return request
+        return submitted
 
 
 def test_workflow_and_request_pages_show_dates_in_one_format_in_the_organizations_zone(
