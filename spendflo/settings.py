@@ -92,7 +92,7 @@ TEMPLATES = [
                 "spendflo.users.context_processors.navigation",
                 "spendflo.workflows.context_processors.notices",
             ],
-            "builtins": ["spendflo.organizations.templatetags.when"],
+            "builtins": ["spendflo.organizations.templatetags.display"],
         },
     },
 ]

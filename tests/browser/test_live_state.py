@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from coupa.models import Vendor
 from coupa.reference import walk
+from tests.browser.test_workflow import shot
 
 pytestmark = pytest.mark.sandbox
 
@@ -106,6 +107,10 @@ def test_first_import_counts_progress_and_messages_follow_the_run_without_a_relo
     so_far = int(re.match(r"(\d+) records imported so far", progress.inner_text()).group(1))
     assert so_far >= vendors + tab_counts(page)["accounts"]
     expect(importing).to_be_visible()
+    shot(page, "live-desktop-procurement-midway", full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    shot(page, "live-phone-procurement-midway", full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # The end: final counts, the progress panel gone, the run's message gone.
     pause_at_items.go_on()
@@ -132,12 +137,11 @@ def test_first_import_counts_progress_and_messages_follow_the_run_without_a_relo
 
 
 def test_a_toggle_updates_the_offered_count_without_a_reload(
-    login, admin_user, live_server, small_sandbox, tasks_in_background, page
+    login, admin_user, live_server, small_sandbox, page
 ) -> None:
     login(admin_user.email)
-    connect_and_choose_charts(page, live_server, small_sandbox)
-    tasks_in_background.release()
-    expect(page.locator("#sync-progress")).to_have_attribute("data-live", "no", timeout=60_000)
+    connect_and_choose_charts(page, live_server, small_sandbox)  # imports at once (eager)
+    expect(page.locator("#sync-progress")).to_have_attribute("data-live", "no")
 
     page.goto(f"{live_server.url}/settings/integrations/coupa/records/vendors/")
     mark_page(page)
@@ -148,6 +152,7 @@ def test_a_toggle_updates_the_offered_count_without_a_reload(
     row.get_by_role("switch").click()
     expect(row.get_by_role("switch")).to_have_attribute("aria-checked", "false")
     expect(counts).to_contain_text(f"· {offered - 1} offered to requesters")
+    shot(page, "live-desktop-vendors-toggled", full_page=False)
     row.get_by_role("switch").click()
     expect(row.get_by_role("switch")).to_have_attribute("aria-checked", "true")
     expect(counts).to_contain_text(f"· {offered} offered to requesters")
@@ -155,12 +160,11 @@ def test_a_toggle_updates_the_offered_count_without_a_reload(
 
 
 def test_show_to_users_is_a_named_switch_that_toggles_by_keyboard(
-    login, admin_user, live_server, small_sandbox, tasks_in_background, page
+    login, admin_user, live_server, small_sandbox, page
 ) -> None:
     login(admin_user.email)
-    connect_and_choose_charts(page, live_server, small_sandbox)
-    tasks_in_background.release()
-    expect(page.locator("#sync-progress")).to_have_attribute("data-live", "no", timeout=60_000)
+    connect_and_choose_charts(page, live_server, small_sandbox)  # imports at once (eager)
+    expect(page.locator("#sync-progress")).to_have_attribute("data-live", "no")
 
     page.goto(f"{live_server.url}/settings/integrations/coupa/records/vendors/")
     row = page.locator("tr[data-external-id]").first

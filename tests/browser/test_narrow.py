@@ -100,7 +100,8 @@ def test_no_main_page_scrolls_sideways_at_390_px(
             page.goto(f"{live_server.url}{url}")
             page.wait_for_load_state("networkidle")
             name = url.strip("/").replace("/", "_") or "home"
-            shot(page, f"{size_name}-{name}", full_page=True)
+            clip = {"x": 0, "y": 0, **size, "height": 1600}
+            shot(page, f"{size_name}-{name}", full_page=True, clip=clip)
             if size is PHONE and (extra := sideways_overflow(page)) > 0:
                 overflowing[url] = extra
     assert overflowing == {}, f"pages wider than {PHONE['width']} px (by px): {overflowing}"
