@@ -105,3 +105,13 @@ def test_no_main_page_scrolls_sideways_at_390_px(
             if size is PHONE and (extra := sideways_overflow(page)) > 0:
                 overflowing[url] = extra
     assert overflowing == {}, f"pages wider than {PHONE['width']} px (by px): {overflowing}"
+
+
+def test_the_connect_form_shows_a_long_domain_in_full(
+    admin_user: Any, login: Any, live_server: Any, page: Page
+) -> None:
+    login(admin_user.email)
+    page.goto(f"{live_server.url}{reverse('coupa:connect')}")
+    domain = page.get_by_label("Coupa domain")
+    domain.fill("https://acme-worldwide-procurement-production-eu.coupahost.com")
+    assert domain.evaluate("el => el.scrollWidth <= el.clientWidth")
