@@ -79,7 +79,7 @@ def test_no_main_page_scrolls_sideways_at_390_px(
     request = request_submit(
         version=version,
         requester=coupa_requester(synced, organization, make_user),
-        title="Ergonomic chairs and standing desks for the new Berlin office",
+        title="Ergonomic chairs and standing desks for Berlin",
         answers={
             "request": {"ship_to": str(address.pk)},
             "lines": [
