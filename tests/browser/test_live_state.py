@@ -86,6 +86,8 @@ def test_first_import_counts_progress_and_messages_follow_the_run_without_a_relo
 ) -> None:
     """The tab counts and the progress line move while the first import runs, and the
     run's message goes once it is over, all on the page as first loaded."""
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.text.startswith("htmx:") else None)
     login(admin_user.email)
     connect_and_choose_charts(page, live_server, small_sandbox)
     expect(page.get_by_test_id("sync-live")).to_be_visible()
@@ -134,6 +136,7 @@ def test_first_import_counts_progress_and_messages_follow_the_run_without_a_relo
     expect(page.locator("#sync-progress")).to_have_attribute("data-live", "no", timeout=60_000)
     expect(message).to_have_count(0)
     assert_same_page(page)
+    assert errors == []  # every swap found its target (htmx logs one that does not)
 
 
 def test_a_toggle_updates_the_offered_count_without_a_reload(
