@@ -1,4 +1,5 @@
-"""Pages show dates and times in the signed-in user's organization's time zone."""
+"""Pages show dates and times in the signed-in user's organization's time zone; the JSON API
+keeps UTC (ISO 8601 with the offset)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from django.utils import timezone
 
 from spendflo.users.models import User
 
+API_PREFIX = "/api/"
+
 
 class OrganizationTimeZoneMiddleware:
     """Activate the organization's time zone for the request (UTC when there is none)."""
@@ -20,6 +23,9 @@ class OrganizationTimeZoneMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         organization = user.organization if isinstance(user, User) else None
+        if request.path_info.startswith(API_PREFIX):
+            # The JSON API's datetimes stay in UTC, however the caller signed in.
+            organization = None
         try:
             zone = zoneinfo.ZoneInfo(organization.time_zone) if organization else None
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):

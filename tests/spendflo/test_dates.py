@@ -258,6 +258,16 @@ def test_others_cannot_change_the_zone(
     assert organization.time_zone == "UTC"
 
 
+def test_the_api_keeps_utc_datetimes_in_iso_8601_whatever_the_zone(
+    client_as: Any, admin_user: Any, coupa_data: Any
+) -> None:
+    """Signed in with a session (as a page's script would be), the API still answers in UTC."""
+    runs = client_as(admin_user).get("/api/v1/coupa/sync-runs").json()
+    started = (runs["results"] if isinstance(runs, dict) else runs)[0]["started_at"]
+    assert dt.datetime.fromisoformat(started) == MOMENT
+    assert started.endswith(("Z", "+00:00"))
+
+
 def test_the_api_sets_the_zone_and_keeps_iso_datetimes_with_offset(
     admin_user: Any, coupa_data: Any
 ) -> None:
