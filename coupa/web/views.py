@@ -365,7 +365,7 @@ class SyncCancelView(CapabilityRequiredMixin, View):
         if run is None:
             raise Http404
         sync_cancel(run=run, user=request_user(request))
-        messages.success(request, f"Sync {run.pk} is being cancelled.")
+        messages.success(request, f"Sync {run.pk} is being cancelled.", SYNC_RUN_TAG)
         return redirect("integrations:procurement")
 
 
