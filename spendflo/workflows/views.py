@@ -104,6 +104,16 @@ def _shown(data: Any, keys: tuple[str, ...]) -> dict[str, Any]:
     return {k: data.get(k) or "" for k in keys}
 
 
+def _moment(value: Any) -> dt.datetime | str:
+    """A provider's ISO 8601 time as a datetime (pages show it in the one format)."""
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value if isinstance(value, dt.datetime) else ""
+
+
 def document_view(document: dict[str, Any] | None) -> dict[str, Any]:
     """A provider's document with every key a page shows (empty when absent), its orders
     and attempts alike; attempts' time may be `at` or `created_at`, their text `message`
@@ -114,7 +124,7 @@ def document_view(document: dict[str, Any] | None) -> dict[str, Any]:
     shown["orders"] = [_shown(o, _ORDER_KEYS) for o in document.get("orders") or []]
     shown["attempts"] = [
         {
-            "at": a.get("at") or a.get("created_at") or "",
+            "at": _moment(a.get("at") or a.get("created_at")),
             "outcome": a.get("outcome_label") or a.get("outcome") or "",
             "http_status": a.get("http_status"),
             "message": a.get("message")

@@ -144,7 +144,7 @@ def test_integration_pages_show_dates_in_one_format_in_the_organizations_zone(
 def request_data(
     request: pytest.FixtureRequest, kolkata: Organization, admin_user: Any, requester_user: Any
 ) -> PurchaseRequest:
-    request.getfixturevalue("_fake_provider")  # the only provider: no Coupa mapping needed
+    provider = request.getfixturevalue("_fake_provider")  # the only one: no Coupa mapping
     with time_machine.travel(MOMENT, tick=False):
         version = build_published(kolkata, admin_user)
         answers = good_answers()
@@ -158,6 +158,11 @@ def request_data(
             event=submitted.events.first(),
             message="Submitted",
         )
+        # A provider reports its attempts' times in ISO 8601; the page shows them as all else.
+        provider.documents[submitted.pk] = {
+            "id": None,
+            "attempts": [{"at": MOMENT.isoformat(), "outcome": "refused", "message": "400"}],
+        }
         return submitted
 
 
@@ -184,6 +189,9 @@ def test_workflow_and_request_pages_show_dates_in_one_format_in_the_organization
             response = client.get(url)
             assert response.status_code == 200, url
             assert_one_format(response.content.decode(), url)
+    admin_detail = client_as(admin_user).get(pages[admin_user][3]).content.decode()
+    assert 'data-testid="attempts"' in admin_detail
+    assert visible_text(admin_detail).count(SHOWN) >= 2  # submitted, and the attempt
     # A date answer (no time, so no zone) reads as the date part of the same format.
     detail = visible_text(client_as(requester_user).get(pages[requester_user][1]).content.decode())
     assert "15 Dec 2026" in detail
