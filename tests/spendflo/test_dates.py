@@ -39,8 +39,8 @@ SHOWN = "1 Dec 2026, 17:32 IST"
 MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 ONE_FORMAT = re.compile(rf"\b\d{{1,2}} {MONTH} \d{{4}}, \d{{2}}:\d{{2}} [A-Z]{{3,5}}\b")
 OTHER_FORMATS = [
-    re.compile(r"\b\d{4}-\d{2}-\d{2}\b"),  # 2026-12-01 (17:32:01)
-    re.compile(r"\b\d{1,2}:\d{2}:\d{2}\b"),  # seconds
+    re.compile(r"(?<!\d)\d{4}-\d{2}-\d{2}(?!\d)"),  # 2026-12-01 17:32, 2026-12-01T12:02:01
+    re.compile(r"(?<!\d)\d{1,2}:\d{2}:\d{2}"),  # seconds
     re.compile(r"\b[ap]\.m\.", re.I),  # 5:32 p.m.
     re.compile(rf"\b{MONTH}\.? \d{{1,2}}, \d{{4}}"),  # Dec. 1, 2026
     re.compile(r"\b\d{1,2}/\d{1,2}/\d{2,4}\b"),  # 12/01/2026
