@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from spendflo import health, views
+from spendflo.users.views import OrganizationSettingsView
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -33,6 +34,11 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("settings/users/", include("spendflo.users.urls")),
+    path(
+        "settings/organization/",
+        OrganizationSettingsView.as_view(),
+        name="organization_settings",
+    ),
     path("settings/integrations/coupa/", include("coupa.web.urls")),
     path("settings/integrations/", include("integrations.urls")),
     path("settings/workflows/", include("spendflo.workflows.settings_urls")),
