@@ -103,7 +103,8 @@ def sync_run_alert(*, run_id: int) -> None:
     """Tell the connection's admins how a finished run went, when that changes anything.
 
     A failed run opens the connection's sync alert (one until a run succeeds; nothing when
-    it is open already), unless the connection needs attention: its own alert says why.
+    it is open already), unless the connection needs attention (its own alert says why)
+    or was disconnected or archived meanwhile.
     A succeeded run resolves an open alert (one "works again"). A cancelled run changes
     nothing. PR/PO passes (resource `requisitions`) have an alert of their own.
     """
@@ -115,8 +116,9 @@ def sync_run_alert(*, run_id: int) -> None:
     if run.state == SyncRun.State.SUCCEEDED:
         alert_clear(connection=connection, topic=topic)
     elif run.state == SyncRun.State.FAILED:
-        if connection.state == Connection.State.NEEDS_ATTENTION:
-            return
+        quiet = (Connection.State.NEEDS_ATTENTION, Connection.State.DISCONNECTED)
+        if connection.state in quiet or connection.archived_at is not None:
+            return  # its own alert says why, or nobody expects it to sync
         alert_raise(connection=connection, topic=topic, message=run.error or INTERNAL_MESSAGE)
 
 

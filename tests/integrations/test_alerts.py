@@ -71,3 +71,25 @@ def test_alert_notices_show_on_the_notices_page_and_api(
     assert notice["request"] is None
     assert notice["link"] == reverse("integrations:sync_activity")
     assert "Coupa is down." in notice["message"]
+
+
+@pytest.mark.parametrize("state", ["disconnected", "needs_attention", "archived"])
+def test_a_failed_run_of_a_connection_out_of_use_alerts_nobody(
+    state: str, organization: Any, admin_user: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.utils import timezone
+
+    from coupa.reference.sync import sync_run_alert
+    from integrations.models import SyncRun
+    from tests.factories import SyncRunFactory
+
+    connection = ConnectionFactory(organization=organization)
+    if state == "archived":
+        connection.archived_at = timezone.now()
+    else:
+        connection.state = state
+    connection.save()
+    run = SyncRunFactory(connection=connection, state=SyncRun.State.FAILED, error="Down.")
+    with django_capture_on_commit_callbacks(execute=True):
+        sync_run_alert(run_id=run.pk)
+    assert not Alert.objects.exists() and not mail.outbox
