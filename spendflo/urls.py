@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from spendflo import health, views
 from spendflo.users.permissions import public
+from spendflo.users.views import OrganizationSettingsView
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -34,6 +35,11 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("settings/users/", include("spendflo.users.urls")),
+    path(
+        "settings/organization/",
+        OrganizationSettingsView.as_view(),
+        name="organization_settings",
+    ),
     path("settings/integrations/coupa/", include("coupa.web.urls")),
     path("settings/integrations/", include("integrations.urls")),
     path("settings/workflows/", include("spendflo.workflows.settings_urls")),
