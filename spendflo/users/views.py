@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.views import View
 
 from spendflo.confirm import confirmation_page, is_confirmed
@@ -16,6 +17,10 @@ from spendflo.users.permissions import CapabilityRequiredMixin
 from spendflo.users.roles import Capability
 from spendflo.users.selectors import user_list
 from spendflo.users.services import UserError, user_change_role, user_create, user_set_active
+
+# A new user's one-time password waits in the server-side session for the one page that
+# shows it, never in the messages cookie (signed, not encrypted: its holder could read it).
+NEW_USER_SESSION_KEY = "users:new_user"
 
 
 def _org_user(request: HttpRequest, pk: int) -> User:
@@ -31,12 +36,22 @@ class UserListView(CapabilityRequiredMixin, View):
 
     def get(self, request: HttpRequest, form: UserCreateForm | None = None) -> HttpResponse:
         users = list(user_list(organization=request_organization(request)))
-        return render(
+        created = request.session.pop(NEW_USER_SESSION_KEY, None)
+        response = render(
             request,
             "users/user_list.html",
-            {"users": users, "form": form or UserCreateForm(), "roles": User.Role.choices},
+            {
+                "users": users,
+                "form": form or UserCreateForm(),
+                "roles": User.Role.choices,
+                "created": created,
+            },
             status=400 if form is not None and form.errors else 200,
         )
+        if created is not None:
+            # Shown once: no browser or proxy may keep a copy of the page with the password.
+            add_never_cache_headers(response)
+        return response
 
     def post(self, request: HttpRequest) -> HttpResponse:
         form = UserCreateForm(request.POST)
@@ -50,11 +65,8 @@ class UserListView(CapabilityRequiredMixin, View):
         except UserError as exc:
             form.add_error(None, str(exc))
             return self.get(request, form=form)
-        messages.success(
-            request,
-            f"{user.email} was added as {user.get_role_display()}. "
-            f"Their one-time password is {password}; they can change it from the sign-in page.",
-        )
+        request.session[NEW_USER_SESSION_KEY] = {"email": user.email, "password": password}
+        messages.success(request, f"{user.email} was added as {user.get_role_display()}.")
         return redirect("users:list")
 
 
