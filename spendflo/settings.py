@@ -138,6 +138,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Password checks are throttled (spendflo.users.throttle): after this many failures in a row
+# for one email from one address (or from anywhere), attempts are refused unchecked for a
+# window that starts at LOGIN_LOCKOUT_SECONDS and doubles with each further failure.
+AUTHENTICATION_BACKENDS = ["spendflo.users.backends.ThrottledModelBackend"]
+LOGIN_FAILURES_PER_ACCOUNT_IP = env.int("LOGIN_FAILURES_PER_ACCOUNT_IP", default=5)
+LOGIN_FAILURES_PER_ACCOUNT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=20)
+LOGIN_LOCKOUT_SECONDS = env.float("LOGIN_LOCKOUT_SECONDS", default=60.0)
+LOGIN_LOCKOUT_MAX_SECONDS = env.float("LOGIN_LOCKOUT_MAX_SECONDS", default=3600.0)
+# Password-reset requests per email and per address within the window.
+PASSWORD_RESET_PER_EMAIL = env.int("PASSWORD_RESET_PER_EMAIL", default=3)
+PASSWORD_RESET_PER_IP = env.int("PASSWORD_RESET_PER_IP", default=20)
+PASSWORD_RESET_WINDOW_SECONDS = env.int("PASSWORD_RESET_WINDOW_SECONDS", default=3600)
+# Trusted reverse proxies in front of the app: the client's address is then taken from
+# X-Forwarded-For (sign-in throttling and the API's anonymous throttle). 0: REMOTE_ADDR.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

@@ -3,6 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -10,13 +12,15 @@ from django.utils.cache import add_never_cache_headers
 from django.views import View
 
 from spendflo.confirm import confirmation_page, is_confirmed
+from spendflo.users.backends import REFUSAL_ATTRIBUTE
 from spendflo.users.context import request_organization
-from spendflo.users.forms import UserCreateForm, UserRoleForm
+from spendflo.users.forms import SignInForm, UserCreateForm, UserRoleForm
 from spendflo.users.models import User
 from spendflo.users.permissions import CapabilityRequiredMixin
 from spendflo.users.roles import Capability
 from spendflo.users.selectors import user_list
 from spendflo.users.services import UserError, user_change_role, user_create, user_set_active
+from spendflo.users.throttle import password_reset_allowed, reset_refusal_message
 
 # A new user's one-time password waits in the server-side session for the one page that
 # shows it, never in the messages cookie (signed, not encrypted: its holder could read it).
@@ -112,3 +116,29 @@ class UserActiveView(CapabilityRequiredMixin, View):
         except UserError as exc:
             messages.error(request, str(exc))
         return redirect("users:list")
+
+
+class SignInView(auth_views.LoginView):
+    """The sign-in page; a refused attempt during a lockout answers 429 with the wait."""
+
+    authentication_form = SignInForm
+
+    def form_invalid(self, form: SignInForm) -> HttpResponse:  # type: ignore[override]
+        response = super().form_invalid(form)
+        if getattr(self.request, REFUSAL_ATTRIBUTE, None):
+            response.status_code = 429
+        return response
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset form, limited per email and per address. The same page follows
+    whether or not the email has an account; the limit counts both alike."""
+
+    def form_valid(self, form: Form) -> HttpResponse:
+        wait = password_reset_allowed(email=form.cleaned_data["email"], request=self.request)
+        if wait:
+            form.add_error(None, reset_refusal_message(wait))
+            response = self.form_invalid(form)
+            response.status_code = 429
+            return response
+        return super().form_valid(form)
