@@ -151,7 +151,7 @@ PASSWORD_RESET_PER_EMAIL = env.int("PASSWORD_RESET_PER_EMAIL", default=3)
 PASSWORD_RESET_PER_IP = env.int("PASSWORD_RESET_PER_IP", default=20)
 PASSWORD_RESET_WINDOW_SECONDS = env.int("PASSWORD_RESET_WINDOW_SECONDS", default=3600)
 # Trusted reverse proxies in front of the app: the client's address is then taken from
-# X-Forwarded-For (sign-in throttling and the API's anonymous throttle). 0: REMOTE_ADDR.
+# X-Forwarded-For (sign-in and password-reset throttling). 0: REMOTE_ADDR.
 NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -207,6 +207,9 @@ REST_FRAMEWORK = {
     # unexpected error a JSON 500 (spendflo.rest).
     "EXCEPTION_HANDLER": "integrations.api.exception_handler",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Per API token (or session user): 429 with Retry-After and a sentence (spendflo.rest).
+    "DEFAULT_THROTTLE_CLASSES": ["spendflo.rest.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"user": env.str("API_RATE_PER_TOKEN", default="1200/minute")},
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "spendflo.schema.ErrorDocumentingAutoSchema",

@@ -83,7 +83,7 @@ def _throttles_of_this_test(monkeypatch: pytest.MonkeyPatch, settings: Any) -> N
     monkeypatch.setattr(throttle, "namespace", f"throttle-{uuid.uuid4().hex[:12]}")
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"user": None, "anon": None},
+        "DEFAULT_THROTTLE_RATES": {"user": None},
     }
 
 

@@ -37,7 +37,7 @@ namespace = "throttle"
 
 def client_ip(request: HttpRequest | None) -> str:
     """The caller's address: `REMOTE_ADDR`, or behind `NUM_PROXIES` trusted proxies the
-    address the outermost of them saw (the same rule as the API throttles)."""
+    address the outermost of them saw (DRF's rule for `NUM_PROXIES`)."""
     if request is None:
         return "unknown"
     remote = request.META.get("REMOTE_ADDR", "") or "unknown"
