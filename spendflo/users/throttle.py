@@ -55,9 +55,10 @@ def _digest(*parts: str) -> str:
 
 
 def _wait_text(seconds: float) -> str:
-    minutes = math.ceil(seconds / 60)
-    if seconds < 60:
-        return f"{math.ceil(seconds)} seconds"
+    whole = math.ceil(seconds)
+    if whole < 60:
+        return "1 second" if whole == 1 else f"{whole} seconds"
+    minutes = math.ceil(whole / 60)
     return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 

@@ -106,6 +106,16 @@ def test_the_lockout_grows_with_each_further_failure(admin_user: User, clock: Cl
     assert b"Try again in 4 minutes" in answer.content
 
 
+def test_the_wait_is_said_in_words(admin_user: User, clock: Clock) -> None:
+    client = Client()
+    for _ in range(5):
+        sign_in(client, admin_user.email, "wrong")
+    clock.advance(0.4)  # 59.6 s left
+    assert b"Try again in 1 minute," in sign_in(client, admin_user.email, "wrong").content
+    clock.advance(30)
+    assert b"Try again in 30 seconds," in sign_in(client, admin_user.email, "wrong").content
+
+
 def test_a_lockout_is_audited_once_for_the_organization(admin_user: User, clock: Clock) -> None:
     client = Client()
     for _ in range(20):
