@@ -190,6 +190,39 @@ class SyncRun(LeasedRun):
         return lines
 
 
+class Alert(models.Model):
+    """A problem of a connection its organization's admins were told of, open until it clears.
+
+    At most one alert per connection and topic is open: a failure that repeats (an
+    hourly sync failing every hour) finds it open and tells no one again; the first
+    success after it resolves it, and that is told once too.
+    """
+
+    class Topic(models.TextChoices):
+        SYNC = "sync", "Reference data sync"
+        REQUISITION_SYNC = "requisition_sync", "Requisition and order sync"
+        CONNECTION = "connection", "Connection"
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="alerts")
+    topic = models.CharField(max_length=32, choices=Topic.choices)
+    message = models.TextField()
+    opened_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "topic"],
+                condition=Q(resolved_at__isnull=True),
+                name="alert_one_open_per_topic",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_topic_display()} of connection {self.connection_id}: {self.message}"
+
+
 class SyncWatermark(models.Model):
     """Per resource, the Coupa `updated-at` up to which a sync has read everything."""
 

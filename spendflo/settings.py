@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "spendflo.middleware.RefuseNullCharactersMiddleware",
     "integrations.middleware.JobQueueUnavailableMiddleware",
+    "spendflo.users.middleware.OrganizationTimeZoneMiddleware",
 ]
 
 ROOT_URLCONF = "spendflo.urls"
@@ -93,6 +94,7 @@ TEMPLATES = [
                 "spendflo.users.context_processors.navigation",
                 "spendflo.workflows.context_processors.notices",
             ],
+            "builtins": ["spendflo.organizations.templatetags.display"],
         },
     },
 ]
@@ -179,6 +181,7 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+FORMAT_MODULE_PATH = ["spendflo.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=VAR_DIR / "staticfiles")

@@ -34,6 +34,11 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("settings/users/", include("spendflo.users.urls")),
+    path(
+        "settings/organization/",
+        user_views.OrganizationSettingsView.as_view(),
+        name="organization_settings",
+    ),
     path("settings/integrations/coupa/", include("coupa.web.urls")),
     path("settings/integrations/", include("integrations.urls")),
     path("settings/workflows/", include("spendflo.workflows.settings_urls")),

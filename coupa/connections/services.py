@@ -21,9 +21,10 @@ from coupa.client.domains import CoupaDomain, normalize_coupa_domain
 from coupa.client.exceptions import CoupaAuthError, CoupaError, CoupaScopeError, CoupaTimeoutError
 from coupa.reference.importers import import_charts
 from coupa.reference.walk import charts_fetch_active
+from integrations.alerts import alert_clear, alert_raise
 from integrations.crypto import encrypt
 from integrations.jobs import enqueue_on_commit
-from integrations.models import Connection, ConnectionValidation, Provider
+from integrations.models import Alert, Connection, ConnectionValidation, Provider
 from integrations.netguard import configured_resolver
 from integrations.selectors import connection_current, connection_has_validated
 from spendflo.audit.models import AuditEvent
@@ -172,6 +173,7 @@ def _settle_connection(connection: Connection, *, state: str, reason: str) -> No
     connection.state = state
     connection.state_reason = reason
     connection.save(update_fields=["state", "state_reason", "updated_at"])
+    _alert_connection(connection)
 
 
 def _validation_stale_after() -> timedelta:
@@ -542,7 +544,19 @@ def _finish_validation(
     connection.state_reason = sentence
     connection.save()
     _audit_validation(validation=validation, connection=connection, ok=ok, first=was_draft)
+    _alert_connection(connection)
     return validation
+
+
+def _alert_connection(connection: Connection) -> None:
+    """Tell the admins that the connection needs attention, or that it works again (once
+    per change: `integrations.alerts`)."""
+    if connection.state == Connection.State.NEEDS_ATTENTION:
+        alert_raise(
+            connection=connection, topic=Alert.Topic.CONNECTION, message=connection.state_reason
+        )
+    elif connection.state == Connection.State.CONNECTED:
+        alert_clear(connection=connection, topic=Alert.Topic.CONNECTION)
 
 
 def _audit_validation(

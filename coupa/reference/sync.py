@@ -22,8 +22,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from coupa.reference.registry import RESOURCES
+from integrations.alerts import alert_clear, alert_raise
 from integrations.jobs import JobQueueUnavailableError, enqueue_on_commit
-from integrations.models import Connection, Provider, SyncRun
+from integrations.models import Alert, Connection, Provider, SyncRun
 from integrations.runs import (
     StaleAfter,
     run_fail,
@@ -44,6 +45,7 @@ __all__ = [
     "sync_request",
     "sync_request_all",
     "sync_request_or_attach",
+    "sync_run_alert",
     "sync_run_fail",
     "sync_run_fail_if_stale",
     "sync_run_live",
@@ -91,7 +93,33 @@ def _is_stale(run: SyncRun, now: datetime) -> bool:
 
 
 def _fail_stale(run: SyncRun, now: datetime) -> bool:
-    return run_fail_stale(run, now=now, error=STALE_MESSAGE)
+    if not run_fail_stale(run, now=now, error=STALE_MESSAGE):
+        return False
+    sync_run_alert(run_id=run.pk)
+    return True
+
+
+def sync_run_alert(*, run_id: int) -> None:
+    """Tell the connection's admins how a finished run went, when that changes anything.
+
+    A failed run opens the connection's sync alert (one until a run succeeds; nothing when
+    it is open already), unless the connection needs attention (its own alert says why)
+    or was disconnected or archived meanwhile.
+    A succeeded run resolves an open alert (one "works again"). A cancelled run changes
+    nothing. PR/PO passes (resource `requisitions`) have an alert of their own.
+    """
+    run = SyncRun.objects.select_related("connection").filter(pk=run_id).first()
+    if run is None:
+        return
+    topic = Alert.Topic.REQUISITION_SYNC if run.resources == ["requisitions"] else Alert.Topic.SYNC
+    connection = run.connection
+    if run.state == SyncRun.State.SUCCEEDED:
+        alert_clear(connection=connection, topic=topic)
+    elif run.state == SyncRun.State.FAILED:
+        quiet = (Connection.State.NEEDS_ATTENTION, Connection.State.DISCONNECTED)
+        if connection.state in quiet or connection.archived_at is not None:
+            return  # its own alert says why, or nobody expects it to sync
+        alert_raise(connection=connection, topic=topic, message=run.error or INTERNAL_MESSAGE)
 
 
 def _normalise_resources(resources: Sequence[str] | None) -> list[str]:
@@ -160,7 +188,8 @@ def sync_request_or_attach(
 def _not_started(run_id: int) -> str:
     # The broker refused the run's message: fail it at once, so no later request attaches
     # to a run nothing will execute.
-    run_fail(SyncRun, run_id, error=NOT_STARTED_MESSAGE)
+    if run_fail(SyncRun, run_id, error=NOT_STARTED_MESSAGE):
+        sync_run_alert(run_id=run_id)
     return NOT_STARTED_MESSAGE
 
 
@@ -321,5 +350,9 @@ def sync_run_fail_if_stale(*, run: SyncRun) -> bool:
 
 
 def sync_run_fail(*, sync_run_id: int, error: str) -> bool:
-    """Mark a live run failed with `error` (a sentence); return whether it was live."""
-    return run_fail(SyncRun, sync_run_id, error=error)
+    """Mark a live run failed with `error` (a sentence), alerting the admins; return
+    whether it was live."""
+    if not run_fail(SyncRun, sync_run_id, error=error):
+        return False
+    sync_run_alert(run_id=sync_run_id)
+    return True

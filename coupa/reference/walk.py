@@ -46,10 +46,12 @@ from coupa.reference.sync import (
     INTERNAL_MESSAGE,
     SyncRequestError,
     sync_request,
+    sync_run_alert,
     sync_run_fail_if_stale,
 )
+from integrations.alerts import alert_raise
 from integrations.jobs import JobQueueUnavailableError
-from integrations.models import Connection, SyncRun, SyncWatermark
+from integrations.models import Alert, Connection, SyncRun, SyncWatermark
 from integrations.runs import (
     run_beat,
     run_cancel_requested,
@@ -264,6 +266,7 @@ def _needs_attention(connection: Connection, sentence: str) -> None:
             summary=f"A sync could not use Coupa at {connection.host}: {sentence}"[:500],
             connection=connection,
         )
+        alert_raise(connection=connection, topic=Alert.Topic.CONNECTION, message=sentence)
 
 
 def _finish(
@@ -283,6 +286,8 @@ def _finish(
         values["progress"] = walk.progress()
         values["counts"] = walk.counts
     updated = run_finish(run, token, state=state, error=error, **values)
+    if updated:
+        sync_run_alert(run_id=run.pk)
     run.refresh_from_db()
     if updated and run.follow_up_resources:
         follow = list(run.follow_up_resources)

@@ -34,6 +34,7 @@ from coupa.client.connection import client_for
 from coupa.client.exceptions import CoupaError, CoupaValidationError
 from coupa.client.stats import RequestStats
 from coupa.models import PurchaseOrder, Requisition
+from coupa.reference.sync import sync_run_alert
 from coupa.requisitions.services import order_url
 from integrations.jobs import enqueue_on_commit
 from integrations.models import Connection, SyncRun, SyncWatermark
@@ -144,7 +145,7 @@ def requisition_sync(
     if trigger is None:
         trigger = SyncRun.Trigger.HOURLY if mode == "hourly" else SyncRun.Trigger.RECONCILE
     # Recorded when it ends (never live): reference syncs' lease is not shared.
-    return SyncRun.objects.create(
+    run = SyncRun.objects.create(
         connection=connection,
         trigger=trigger,
         full=mode != "hourly",
@@ -158,6 +159,9 @@ def requisition_sync(
         throttled=stats.throttled_429,
         error=error,
     )
+    # One alert to the admins when passes start failing, one when they work again.
+    sync_run_alert(run_id=run.pk)
+    return run
 
 
 def requisition_sync_all(*, mode: str = "daily") -> int:

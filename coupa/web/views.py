@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views import View
 
@@ -193,6 +194,10 @@ class ValidationView(CapabilityRequiredMixin, View):
 TABS = [*((k, RESOURCES[k].title) for k in PICKABLE), ("supporting", "Supporting data")]
 SUPPORTING_LABELS = {k: RESOURCES[k].title for k in SUPPORTING}
 PAGE_SIZE = 50
+# Message tags of a run's messages: the progress panel keeps the state of SYNC_STATE_TAG
+# messages current and removes SYNC_RUN_TAG messages once no run is live.
+SYNC_RUN_TAG = "sync-run"
+SYNC_STATE_TAG = "sync-state"
 
 
 def current_connection(request: HttpRequest) -> Connection:
@@ -302,9 +307,18 @@ class ToggleView(CapabilityRequiredMixin, View):
         if row is None:
             raise Http404
         if getattr(request, "htmx", False):
-            return render(
-                request, "coupa/_record_row.html", {"r": row, "kind": kind, "can_toggle": True}
+            # The row, and the tab's counts out of band: "N offered" follows the toggle.
+            row_html = render_to_string(
+                "coupa/_record_row.html",
+                {"r": row, "kind": kind, "can_toggle": True},
+                request=request,
             )
+            counts_html = render_to_string(
+                "coupa/_tab_counts.html",
+                {"c": record_counts(connection=connection, kind=kind), "oob": True},
+                request=request,
+            )
+            return HttpResponse(row_html + counts_html)
         return redirect(reverse("coupa:records", args=[kind]))
 
 
@@ -414,10 +428,11 @@ class ChartsView(CapabilityRequiredMixin, View):
             messages.error(request, str(exc))
             return redirect("coupa:charts")
         messages.success(
-            request,
-            f"{len(chosen)} chart{'s' if len(chosen) != 1 else ''} of accounts selected."
-            + (" Importing their accounts now." if run is not None else ""),
+            request, f"{len(chosen)} chart{'s' if len(chosen) != 1 else ''} of accounts selected."
         )
+        if run is not None:
+            # Tagged so the progress panel removes it once the run is over.
+            messages.info(request, f"Importing their accounts now (sync {run.pk}).", SYNC_RUN_TAG)
         return redirect("integrations:procurement")
 
 
@@ -435,7 +450,11 @@ class SyncView(CapabilityRequiredMixin, View):
         except (SyncRequestError, JobQueueUnavailableError) as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, f"Sync {run.pk} is {run.get_state_display().lower()}.")
+            messages.success(
+                request,
+                f"Sync {run.pk} is {run.get_state_display().lower()}.",
+                f"{SYNC_RUN_TAG} {SYNC_STATE_TAG}",
+            )
         return redirect("integrations:procurement")
 
 
@@ -460,17 +479,34 @@ class SyncCancelView(CapabilityRequiredMixin, View):
         if run is None:
             raise Http404
         sync_cancel(run=run, user=request_user(request))
-        messages.success(request, f"Sync {run.pk} is being cancelled.")
+        messages.success(request, f"Sync {run.pk} is being cancelled.", SYNC_RUN_TAG)
         return redirect("integrations:procurement")
+
+
+def _run_order(run: SyncRun) -> list[str]:
+    return [r for r in RESOURCES if not run.resources or r in run.resources]
 
 
 def progress_percent(run: SyncRun) -> int:
     """A rough share of the run done, by the resource it is on (for the progress bar)."""
-    order = [r for r in RESOURCES if not run.resources or r in run.resources]
+    order = _run_order(run)
     resource = run.progress.get("resource")
     if resource not in order:
         return 3
     return max(3, int(100 * order.index(resource) / len(order)))
+
+
+def progress_step(run: SyncRun) -> dict[str, Any] | None:
+    """The resource a running sync is on, as "step 4 of 10: Items" (None before it starts)."""
+    order = _run_order(run)
+    resource = run.progress.get("resource")
+    if resource not in order:
+        return None
+    return {
+        "number": order.index(resource) + 1,
+        "of": len(order),
+        "title": RESOURCES[resource].title,
+    }
 
 
 class SyncProgressView(CapabilityRequiredMixin, View):
@@ -496,7 +532,11 @@ class SyncProgressView(CapabilityRequiredMixin, View):
             {
                 "live": live,
                 "percent": progress_percent(live) if live else 0,
+                "step": progress_step(live) if live else None,
                 "runs": runs,
+                "counts": [(k, record_counts(connection=connection, kind=k)) for k in PICKABLE]
+                if connection
+                else [],
                 "connection": connection,
                 "can_sync": user_can(request.user, Capability.TRIGGER_SYNC),
             },

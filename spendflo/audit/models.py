@@ -27,6 +27,7 @@ class AuditEvent(models.Model):
         MAPPING_CHANGE = "mapping_change", "Changed a field mapping"
         CUSTOM_FIELD_CHANGE = "custom_field_change", "Changed Coupa custom fields"
         SIGNIN_LOCKOUT = "signin_lockout", "Sign-in locked after failed attempts"
+        SETTINGS_CHANGE = "settings_change", "Changed organization settings"
 
     organization = models.ForeignKey(
         "organizations.Organization", on_delete=models.CASCADE, related_name="audit_events"

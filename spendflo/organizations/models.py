@@ -12,6 +12,12 @@ class Organization(models.Model):
         default=True,
         help_text="Whether newly imported Coupa records are offered to requesters.",
     )
+    time_zone = models.CharField(
+        max_length=64,
+        default="UTC",
+        db_default="UTC",
+        help_text="The IANA time zone (such as Europe/Paris) pages show dates and times in.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

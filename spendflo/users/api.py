@@ -11,7 +11,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from spendflo.organizations.services import organization_set_show_new_records
+from spendflo.organizations.services import (
+    organization_set_show_new_records,
+    organization_set_time_zone,
+)
+from spendflo.organizations.timezones import TimeZoneError, time_zone_validate
 from spendflo.users.context import request_organization, request_user
 from spendflo.users.forms import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH
 from spendflo.users.models import User
@@ -25,11 +29,23 @@ class OrganizationSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField(read_only=True)
     slug = serializers.CharField(read_only=True)
     name = serializers.CharField(read_only=True)
-    show_new_records_by_default = serializers.BooleanField()
+    show_new_records_by_default = serializers.BooleanField(required=False)
+    time_zone = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="IANA time zone name (such as Europe/Paris) that pages show dates and "
+        "times in. Datetimes in the API are ISO 8601 with an offset, whatever this says.",
+    )
+
+    def validate_time_zone(self, value: str) -> str:
+        try:
+            return time_zone_validate(value)
+        except TimeZoneError as exc:
+            raise ValidationError(str(exc)) from exc
 
 
 class OrganizationView(APIView):
-    """The current organization; admins change its settings."""
+    """The current organization; admins change its settings (any subset of them)."""
 
     def get_permissions(self) -> list[Any]:
         if self.request.method == "PATCH":
@@ -44,11 +60,16 @@ class OrganizationView(APIView):
     def patch(self, request: Request) -> Response:
         payload = OrganizationSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        organization = organization_set_show_new_records(
-            organization=request_organization(request),
-            user=request_user(request),
-            shown=payload.validated_data["show_new_records_by_default"],
-        )
+        organization, user = request_organization(request), request_user(request)
+        data = payload.validated_data
+        if "show_new_records_by_default" in data:
+            organization = organization_set_show_new_records(
+                organization=organization, user=user, shown=data["show_new_records_by_default"]
+            )
+        if "time_zone" in data:
+            organization = organization_set_time_zone(
+                organization=organization, user=user, time_zone=data["time_zone"]
+            )
         return Response(OrganizationSerializer(organization).data)
 
 

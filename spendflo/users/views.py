@@ -8,12 +8,15 @@ from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.views import View
 
 from spendflo.confirm import confirmation_page, is_confirmed
+from spendflo.organizations.services import organization_set_time_zone
+from spendflo.organizations.timezones import TimeZoneError, time_zone_names
 from spendflo.users.backends import REFUSAL_ATTRIBUTE
-from spendflo.users.context import request_organization
+from spendflo.users.context import request_organization, request_user
 from spendflo.users.forms import SignInForm, UserCreateForm, UserRoleForm
 from spendflo.users.models import User
 from spendflo.users.permissions import CapabilityRequiredMixin
@@ -142,3 +145,39 @@ class PasswordResetView(auth_views.PasswordResetView):
             response.status_code = 429
             return response
         return super().form_valid(form)
+
+
+class OrganizationSettingsView(CapabilityRequiredMixin, View):
+    """The organization's settings page: its time zone (admins)."""
+
+    capability = Capability.CONFIGURE_INTEGRATIONS
+
+    def get(
+        self, request: HttpRequest, error: str = "", chosen: str = "", status: int = 200
+    ) -> HttpResponse:
+        organization = request_organization(request)
+        return render(
+            request,
+            "users/organization.html",
+            {
+                "organization": organization,
+                "time_zones": time_zone_names(),
+                "chosen": chosen or organization.time_zone,
+                "error": error,
+                "now": timezone.now(),
+            },
+            status=status,
+        )
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        chosen = request.POST.get("time_zone", "")
+        try:
+            organization = organization_set_time_zone(
+                organization=request_organization(request),
+                user=request_user(request),
+                time_zone=chosen,
+            )
+        except TimeZoneError as exc:
+            return self.get(request, error=str(exc), chosen=chosen, status=400)
+        messages.success(request, f"Dates and times are now shown in {organization.time_zone}.")
+        return redirect("organization_settings")

@@ -259,16 +259,30 @@ class RequestEvent(models.Model):
 
 
 class Notification(models.Model):
-    """An in-app notice of a request event for one person; emailed too when it is made."""
+    """An in-app notice for one person, emailed too when it is made: of a request event,
+    or (no request) an alert to the organization's admins, such as a failing sync."""
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
     )
     request = models.ForeignKey(
-        PurchaseRequest, on_delete=models.CASCADE, related_name="notifications"
+        PurchaseRequest,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
     )
-    event = models.ForeignKey(RequestEvent, on_delete=models.CASCADE, related_name="notifications")
+    event = models.ForeignKey(
+        RequestEvent,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+    )
     message = models.CharField(max_length=500)
+    link = models.CharField(
+        max_length=300, blank=True, help_text="Where a notice without a request leads."
+    )
     read_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -4,6 +4,11 @@ A request event recorded with `notify=True` reaches, once, the requester, the
 organization's admins and the version's named approver, except whoever caused it (they
 know). Notices are keyed by (event, recipient), so running this twice for one event sends
 nothing more.
+
+Alerts (a failing sync, a connection needing attention) reach the organization's active
+admins through `admin_notices_send`: a notice without a request, leading to the page
+where the problem shows. Whoever raises them decides when (`integrations.alerts` sends
+one per change of state, never one per failure).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from spendflo.organizations.models import Organization
 from spendflo.users.models import User
 from spendflo.workflows.models import Notification, RequestEvent
 
@@ -92,6 +98,42 @@ def _email(notices: list[Notification], event: RequestEvent) -> None:
         get_connection().send_messages(messages)
     except Exception:  # a mail server being down must not undo or hide the notice
         logger.exception("Could not email the notices of request event %s", event.pk)
+
+
+def admin_notices_send(
+    *, organization: Organization, subject: str, message: str, link: str = ""
+) -> list[Notification]:
+    """Give each active admin of the organization a notice and an email of one alert.
+
+    `link` is the site path the notice leads to. Not idempotent by itself: the caller
+    calls it once per alert. Email failures are logged, never raised.
+    """
+    admins = User.objects.filter(
+        organization=organization, role=User.Role.ADMIN, is_active=True
+    ).order_by("pk")
+    text = message[:500]
+    made = [
+        Notification.objects.create(recipient=user, message=text, link=link[:300])
+        for user in admins
+    ]
+    base = str(getattr(settings, "SITE_URL", "")).rstrip("/")
+    body = f"{message}\n\nOrganization: {organization.name}\n"
+    if link:
+        body += f"Open it in Spendflo: {base}{link}\n"
+    emails = [
+        EmailMessage(
+            f"[Spendflo] {subject}", body, settings.DEFAULT_FROM_EMAIL, [n.recipient.email]
+        )
+        for n in made
+        if n.recipient.email
+    ]
+    try:
+        get_connection().send_messages(emails)
+    except Exception:  # a mail server being down must not undo or hide the notice
+        logger.exception(
+            "Could not email an alert to the admins of organization %s", organization.pk
+        )
+    return made
 
 
 def notices_mark_read(*, user: User, notice_ids: list[int] | None = None) -> int:

@@ -160,7 +160,7 @@ class CommentSerializer(serializers.Serializer[Any]):
 class NotificationSerializer(serializers.ModelSerializer[Notification]):
     class Meta:
         model = Notification
-        fields = ["id", "request", "message", "read_at", "created_at"]
+        fields = ["id", "request", "message", "link", "read_at", "created_at"]
         read_only_fields = fields
 
 

@@ -3,6 +3,7 @@ requests for admins and ops, and the admin's workflows, forms, steps and publish
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -15,6 +16,7 @@ from django.urls import reverse
 from django.views import View
 
 from integrations.providers import provider_list
+from spendflo.organizations.timezones import human_date
 from spendflo.users.context import request_organization, request_user
 from spendflo.users.permissions import CapabilityRequiredMixin
 from spendflo.users.roles import Capability, user_can
@@ -102,6 +104,16 @@ def _shown(data: Any, keys: tuple[str, ...]) -> dict[str, Any]:
     return {k: data.get(k) or "" for k in keys}
 
 
+def _moment(value: Any) -> dt.datetime | str:
+    """A provider's ISO 8601 time as a datetime (pages show it in the one format)."""
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value if isinstance(value, dt.datetime) else ""
+
+
 def document_view(document: dict[str, Any] | None) -> dict[str, Any]:
     """A provider's document with every key a page shows (empty when absent), its orders
     and attempts alike; attempts' time may be `at` or `created_at`, their text `message`
@@ -112,7 +124,7 @@ def document_view(document: dict[str, Any] | None) -> dict[str, Any]:
     shown["orders"] = [_shown(o, _ORDER_KEYS) for o in document.get("orders") or []]
     shown["attempts"] = [
         {
-            "at": a.get("at") or a.get("created_at") or "",
+            "at": _moment(a.get("at") or a.get("created_at")),
             "outcome": a.get("outcome_label") or a.get("outcome") or "",
             "http_status": a.get("http_status"),
             "message": a.get("message")
@@ -311,6 +323,11 @@ def _answer_text(field: FormField, value: Any, label: str, users: dict[int, str]
         return users.get(int(value), f"User #{value}")
     if field.is_picker:
         return f"{label} (#{value})" if label else f"#{value}"
+    if field.type == FormField.Type.DATE and isinstance(value, str):
+        try:
+            return human_date(dt.date.fromisoformat(value))
+        except ValueError:
+            return value
     return str(value)
 
 

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import connections
 
+from coupa.reference.walk import sync_run_execute
+from coupa.sandbox.testing import running_sandbox
 from tests.support import require
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
@@ -101,3 +105,55 @@ def login(page: Any, live_server: Any, password: str) -> Callable[[str], Any]:
         return page
 
     return do_login
+
+
+class BackgroundWorker:
+    """Runs sync tasks in threads, as a worker would, each once the test releases it.
+
+    Holding a run until the page has shown it queued makes the progress checks
+    deterministic however fast the sync itself is.
+    """
+
+    def __init__(self) -> None:
+        self.threads: list[threading.Thread] = []
+        self.gate = threading.Semaphore(0)
+
+    def release(self) -> None:
+        self.gate.release()
+
+
+@pytest.fixture
+def tasks_in_background(monkeypatch):
+    worker = BackgroundWorker()
+
+    def delay(sync_run_id: int) -> None:
+        def run() -> None:
+            try:
+                if worker.gate.acquire(timeout=60):
+                    sync_run_execute(sync_run_id=sync_run_id)
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=run, daemon=True)
+        worker.threads.append(thread)
+        thread.start()
+
+    monkeypatch.setattr("coupa.tasks.sync_run_execute_task.delay", delay)
+    yield worker
+    for _ in worker.threads:
+        worker.release()
+    for thread in worker.threads:
+        thread.join(timeout=60)
+
+
+@pytest.fixture
+def small_sandbox(settings):
+    # No latency needed to see a sync's progress: the background worker holds each run
+    # until the page has shown it queued.
+    with running_sandbox(
+        "--rate", "0", "--accounts", "150", "--suppliers", "80", "--items", "160"
+    ) as sandbox:
+        settings.COUPA_ALLOWED_HOSTS = [sandbox.base_url]
+        settings.COUPA_RETRY_ATTEMPTS = 3
+        settings.COUPA_BACKOFF_BASE = 0.01
+        yield sandbox

@@ -13,6 +13,7 @@ NAV = {
         "Notices",
         "Sync activity",
         "Users",
+        "Organization",
     ],
     "ops": ["Settings → Integrations → Procurement", "All requests", "Notices", "Sync activity"],
     "requester": ["New request", "My requests", "Notices"],
