@@ -23,6 +23,7 @@ ENV_FILE = ROOT / ".env"
 WEB_PORT = int(os.environ.get("WEB_PORT", "8000"))
 SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", "8111"))
 DEFAULT_AUTOPILOT = "approve=30,order=60,receive=300"
+CONSOLE_EMAIL = "django.core.mail.backends.console.EmailBackend"
 DEMO_EMAILS = "requester@demo.example,admin@demo.example,ops@demo.example"  # demo_setup's
 
 
@@ -53,6 +54,8 @@ def write_env() -> None:
         "SESSION_COOKIE_SECURE=false",
         "CSRF_COOKIE_SECURE=false",
         "SECURE_HSTS_SECONDS=0",
+        # Reset links and notices are printed to the console, never sent.
+        f"EMAIL_BACKEND={CONSOLE_EMAIL}",
         f"COUPA_ALLOWED_HOSTS=*.coupahost.com,*.coupacloud.com,http://127.0.0.1:{SANDBOX_PORT}",
         "COUPA_SANDBOX_CLIENT_ID=spendflo-demo",
         f"COUPA_SANDBOX_CLIENT_SECRET={secrets.token_urlsafe(24)}",
@@ -93,15 +96,24 @@ def _processes(env: dict[str, str]) -> dict[str, list[str]]:
     return procs
 
 
-def run() -> int:
-    env = {**read_env(), **os.environ}
-    # The demo's PR/PO pass every 2 minutes instead of hourly (unless set otherwise).
+def child_environment(env: dict[str, str]) -> dict[str, str]:
+    """The processes' environment: the demo's PR/PO pass every 2 minutes instead of hourly,
+    and email printed to the console (production's default is SMTP), unless set otherwise
+    in the environment or .env."""
     child_env = {
         "COUPA_PR_SYNC_SECONDS": "120",
         "SITE_URL": f"http://127.0.0.1:{WEB_PORT}",
         **os.environ,
         "PYTHONUNBUFFERED": "1",
     }
+    if "EMAIL_BACKEND" not in env:
+        child_env["EMAIL_BACKEND"] = CONSOLE_EMAIL
+    return child_env
+
+
+def run() -> int:
+    env = {**read_env(), **os.environ}
+    child_env = child_environment(env)
     procs: dict[str, subprocess.Popen[bytes]] = {}
     sel = selectors.DefaultSelector()
     commands = _processes(env)

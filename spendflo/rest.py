@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rest_framework import parsers, status
-from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework import parsers, status, throttling
+from rest_framework.exceptions import ErrorDetail, ParseError, Throttled, ValidationError
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from spendflo.middleware import NULL_CHARACTER_MESSAGE
+
+if TYPE_CHECKING:
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
 
 logger = logging.getLogger(__name__)
 
@@ -66,12 +71,50 @@ def _check_json(data: Any) -> None:
             stack.append((item, path, depth + 1))
 
 
+class _RatesReadAtRunTime:
+    """DRF binds its throttles' rates when rest_framework.throttling is imported; these read
+    them from the settings on every request, so a test (or a reload) can change them."""
+
+    scope: str
+
+    def get_rate(self) -> str | None:
+        rate: Any = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        return None if rate is None else str(rate)
+
+
+class TokenRateThrottle(_RatesReadAtRunTime, throttling.UserRateThrottle):
+    """Signed-in calls, counted per API token (each of a user's tokens has its own budget)
+    or, with a session, per user. Anonymous calls are refused (401) before any throttle."""
+
+    scope = "user"
+
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+        from rest_framework.authtoken.models import Token
+
+        if not (request.user and request.user.is_authenticated):
+            return None
+        if isinstance(request.auth, Token):
+            ident = f"token-{request.auth.pk}"
+        else:
+            ident = f"user-{request.user.pk}"
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+def _throttled_sentence(exc: Throttled) -> ErrorDetail:
+    wait: float | None = getattr(exc, "wait", None)
+    # The same whole seconds as DRF's Retry-After header.
+    when = f"Try again in {int(wait)} seconds (see Retry-After)." if wait else "Try again later."
+    return ErrorDetail(f"Too many API requests from this token or user. {when}", "throttled")
+
+
 def api_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
     """DRF's handler, and for an unexpected error a JSON 500 (logged with its traceback) in
     place of Django's HTML page; the request's transaction is rolled back either way."""
     # rest_framework.views reads the API settings (which name this module) when imported.
     from rest_framework.views import exception_handler, set_rollback
 
+    if isinstance(exc, Throttled):
+        exc.detail = _throttled_sentence(exc)
     response = exception_handler(exc, dict(context))
     if response is not None:
         return response

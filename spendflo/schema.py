@@ -28,7 +28,8 @@ class ErrorDocumentingAutoSchema(AutoSchema):
     """drf-spectacular's schema, describing the error answers every operation may give:
     400 where there is input (a body or query parameters), 401 and 403 where a user must
     be signed in, 404 where a path names a record, pages are numbered or the view says so
-    (`raises_not_found`: True, or the names of the methods that may answer 404)."""
+    (`raises_not_found`: True, or the names of the methods that may answer 404), 429 where
+    the view is throttled."""
 
     def get_operation(
         self, path: str, path_regex: str, path_prefix: str, method: str, registry: Any
@@ -58,6 +59,19 @@ class ErrorDocumentingAutoSchema(AutoSchema):
             or self._raises_not_found(method)
         ):
             responses.setdefault("404", _response("Not found.", error))
+        if self.view.get_throttles():
+            responses.setdefault(
+                "429",
+                {
+                    **_response("Too many requests from this token, user or address.", error),
+                    "headers": {
+                        "Retry-After": {
+                            "schema": {"type": "integer"},
+                            "description": "Seconds to wait before trying again.",
+                        }
+                    },
+                },
+            )
         return operation
 
     def _raises_not_found(self, method: str) -> bool:

@@ -140,11 +140,41 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Password checks are throttled (spendflo.users.throttle): after this many failures in a row
+# for one email from one address (or from anywhere), attempts are refused unchecked for a
+# window that starts at LOGIN_LOCKOUT_SECONDS and doubles with each further failure.
+AUTHENTICATION_BACKENDS = ["spendflo.users.backends.ThrottledModelBackend"]
+LOGIN_FAILURES_PER_ACCOUNT_IP = env.int("LOGIN_FAILURES_PER_ACCOUNT_IP", default=5)
+LOGIN_FAILURES_PER_ACCOUNT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=20)
+LOGIN_LOCKOUT_SECONDS = env.float("LOGIN_LOCKOUT_SECONDS", default=60.0)
+LOGIN_LOCKOUT_MAX_SECONDS = env.float("LOGIN_LOCKOUT_MAX_SECONDS", default=3600.0)
+# Password-reset requests per email and per address within the window.
+PASSWORD_RESET_PER_EMAIL = env.int("PASSWORD_RESET_PER_EMAIL", default=3)
+PASSWORD_RESET_PER_IP = env.int("PASSWORD_RESET_PER_IP", default=20)
+PASSWORD_RESET_WINDOW_SECONDS = env.int("PASSWORD_RESET_WINDOW_SECONDS", default=3600)
+# Trusted reverse proxies in front of the app: the client's address is then taken from
+# X-Forwarded-For (sign-in and password-reset throttling). 0: REMOTE_ADDR.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Password-reset links and notices go by email: SMTP unless DEBUG (console, as `make run`
+# sets it). `manage.py check --deploy` warns about a console backend in production
+# (spendflo.users.checks): reset links would end up in the logs.
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Spendflo <no-reply@localhost>")
 
 LANGUAGE_CODE = "en-us"
@@ -195,6 +225,9 @@ REST_FRAMEWORK = {
     # unexpected error a JSON 500 (spendflo.rest).
     "EXCEPTION_HANDLER": "integrations.api.exception_handler",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Per API token (or session user): 429 with Retry-After and a sentence (spendflo.rest).
+    "DEFAULT_THROTTLE_CLASSES": ["spendflo.rest.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"user": env.str("API_RATE_PER_TOKEN", default="1200/minute")},
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "spendflo.schema.ErrorDocumentingAutoSchema",

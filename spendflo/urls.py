@@ -4,19 +4,19 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from spendflo import health, views
+from spendflo.users import views as user_views
 from spendflo.users.permissions import public
-from spendflo.users.views import OrganizationSettingsView
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("favicon.ico", views.favicon, name="favicon"),
     path("healthz", public(health.healthz), name="healthz"),
     path("readyz", public(health.readyz), name="readyz"),
-    path("accounts/login/", public(auth_views.LoginView.as_view()), name="login"),
+    path("accounts/login/", public(user_views.SignInView.as_view()), name="login"),
     path("accounts/logout/", public(auth_views.LogoutView.as_view()), name="logout"),
     path(
         "accounts/password-reset/",
-        public(auth_views.PasswordResetView.as_view()),
+        public(user_views.PasswordResetView.as_view()),
         name="password_reset",
     ),
     path(
@@ -37,7 +37,7 @@ urlpatterns = [
     path("settings/users/", include("spendflo.users.urls")),
     path(
         "settings/organization/",
-        OrganizationSettingsView.as_view(),
+        user_views.OrganizationSettingsView.as_view(),
         name="organization_settings",
     ),
     path("settings/integrations/coupa/", include("coupa.web.urls")),

@@ -74,6 +74,19 @@ def _coupa_delays_near_zero(settings: Any) -> None:
     settings.COUPA_RATE_PENALTY_SECONDS = 0.5
 
 
+@pytest.fixture(autouse=True)
+def _throttles_of_this_test(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+    # Sign-in counters live in the cache, which with Redis outlives a test: each test counts
+    # its own. API throttles are off unless a test sets rates (tests/spendflo/test_throttling.py).
+    from spendflo.users import throttle
+
+    monkeypatch.setattr(throttle, "namespace", f"throttle-{uuid.uuid4().hex[:12]}")
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"user": None},
+    }
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _fast_password_hashing() -> None:
     # Every fixture user gets a password; the production hasher costs ~0.3 s per user.

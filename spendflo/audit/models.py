@@ -26,6 +26,7 @@ class AuditEvent(models.Model):
         WORKFLOW_PUBLISH = "workflow_publish", "Published a workflow"
         MAPPING_CHANGE = "mapping_change", "Changed a field mapping"
         CUSTOM_FIELD_CHANGE = "custom_field_change", "Changed Coupa custom fields"
+        SIGNIN_LOCKOUT = "signin_lockout", "Sign-in locked after failed attempts"
         SETTINGS_CHANGE = "settings_change", "Changed organization settings"
 
     organization = models.ForeignKey(

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 
+from spendflo.users.backends import REFUSAL_ATTRIBUTE
 from spendflo.users.models import User
 
 # The username mirrors the email, so an email is at most as long as a username may be.
@@ -19,3 +22,13 @@ class UserCreateForm(forms.Form):
 
 class UserRoleForm(forms.Form):
     role = forms.ChoiceField(choices=User.Role.choices)
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form; during a lockout it says so instead of "wrong password"."""
+
+    def get_invalid_login_error(self) -> ValidationError:
+        refusal = getattr(self.request, REFUSAL_ATTRIBUTE, None)
+        if refusal:
+            return ValidationError(refusal, code="locked")
+        return super().get_invalid_login_error()

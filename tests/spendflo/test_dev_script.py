@@ -27,6 +27,7 @@ def test_env_is_written_once_with_fresh_secrets(tmp_path: Path, monkeypatch) -> 
     assert len(first["SECRET_KEY"]) >= 50
     assert "http://127.0.0.1:8111" in first["COUPA_ALLOWED_HOSTS"]
     assert first["COUPA_SANDBOX_CLIENT_SECRET"]
+    assert first["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
     dev.write_env()
     assert dev.read_env() == first
     other = tmp_path / "other"
@@ -45,3 +46,14 @@ def test_the_run_starts_web_worker_and_sandbox() -> None:
     with_redis = dev._processes({"COUPA_SANDBOX_CLIENT_ID": "c", "COUPA_SANDBOX_CLIENT_SECRET": "s",
                                  "REDIS_URL": "redis://127.0.0.1:6379/0"})
     assert "--concurrency" not in with_redis["worker"]
+
+
+def test_the_run_prints_email_to_the_console_unless_told_otherwise(monkeypatch) -> None:
+    """Production defaults to SMTP; `make run` (even with a .env from before) keeps the
+    console, and an EMAIL_BACKEND from .env or the environment wins."""
+    dev = load_dev()
+    monkeypatch.delenv("EMAIL_BACKEND", raising=False)
+    console = "django.core.mail.backends.console.EmailBackend"
+    assert dev.child_environment({})["EMAIL_BACKEND"] == console
+    smtp = {"EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend"}
+    assert "EMAIL_BACKEND" not in dev.child_environment(smtp)

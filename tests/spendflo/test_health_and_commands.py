@@ -128,6 +128,87 @@ def test_check_deploy_passes_with_production_values(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def _env_example() -> dict[str, str]:
+    values = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if line.strip() and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+def _check_deploy(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True,
+        check=False,
+    )
+
+
+def _production_env(tmp_path: Path) -> dict[str, str]:
+    """`.env.example` as an operator starts from it: its values, secrets filled in."""
+    import secrets
+
+    from cryptography.fernet import Fernet
+
+    return {
+        **_env_example(),
+        "SPENDFLO_IGNORE_DOTENV": "1",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "ALLOWED_HOSTS": "spendflo.example.com",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
+
+
+def test_check_deploy_is_clean_with_the_values_of_env_example(tmp_path: Path) -> None:
+    """DEBUG off, secure cookies, HSTS, SSL redirect (behind the proxy's X-Forwarded-Proto),
+    SMTP email: nothing for `check --deploy` to warn about."""
+    env = _production_env(tmp_path)
+    assert env["DEBUG"] == "false"
+    assert env["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
+    result = _check_deploy(env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_check_deploy_warns_about_console_email_in_production(tmp_path: Path) -> None:
+    """Reset links sent to the console end up in the logs."""
+    env = _production_env(tmp_path)
+    for backend in ("django.core.mail.backends.console.EmailBackend", None):
+        if backend is None:
+            env.pop("EMAIL_BACKEND")  # the default without DEBUG is SMTP: clean
+            assert _check_deploy(env).returncode == 0
+            continue
+        result = _check_deploy({**env, "EMAIL_BACKEND": backend})
+        assert result.returncode != 0
+        assert "spendflo.W001" in result.stderr + result.stdout
+        assert "reset links end up in the logs" in result.stderr + result.stdout
+
+
+def test_production_settings_redirect_to_https_behind_a_proxy_and_mark_cookies_secure(
+    settings, admin_user: User, password: str
+) -> None:
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SESSION_COOKIE_SECURE = True
+    settings.CSRF_COOKIE_SECURE = True
+    settings.SECURE_HSTS_SECONDS = 31536000
+    settings.ALLOWED_HOSTS = ["spendflo.example.com"]
+    plain = Client(HTTP_HOST="spendflo.example.com").get("/accounts/login/")
+    assert plain.status_code == 301
+    assert plain["Location"] == "https://spendflo.example.com/accounts/login/"
+    proxied = Client(HTTP_HOST="spendflo.example.com", HTTP_X_FORWARDED_PROTO="https")
+    page = proxied.get("/accounts/login/")
+    assert page.status_code == 200
+    assert "max-age=31536000" in page["Strict-Transport-Security"]
+    signed_in = proxied.post(
+        "/accounts/login/", {"username": admin_user.email, "password": password}
+    )
+    assert signed_in.status_code == 302
+    assert signed_in.cookies["sessionid"]["secure"]
+    assert signed_in.cookies["sessionid"]["httponly"]
+    assert Client(HTTP_HOST="spendflo.example.com").get("/healthz").status_code == 200
+
+
 def test_the_docker_image_never_contains_local_secrets_or_state() -> None:
     ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
     assert {".env", ".venv/", "var/"} <= ignored
