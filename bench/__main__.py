@@ -76,7 +76,17 @@ def run_workers(cases: list[str], *, quick: bool, reps: int) -> list[dict[str, A
     for group, env in plan(cases, dict(os.environ)):
         with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
             out = Path(tmp.name)
-        cmd = [sys.executable, "-m", "bench.worker", "--cases", ",".join(group), "--reps", str(reps), "--out", str(out)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "bench.worker",
+            "--cases",
+            ",".join(group),
+            "--reps",
+            str(reps),
+            "--out",
+            str(out),
+        ]
         if quick:
             cmd.append("--quick")
         done = subprocess.run(cmd, cwd=ROOT, env=env, check=False)  # noqa: S603 - our interpreter
@@ -120,8 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(render_markdown(results, charts))
     failed = [c["id"] for c in results["cases"] if c.get("error")]
-    print(f"wrote {json_path.relative_to(ROOT)}, {report_path.relative_to(ROOT)} and {len(charts)} chart(s)"
-          f" in {results['seconds']} s" + (f"; failed: case {', '.join(failed)}" if failed else ""))
+    print(
+        f"wrote {json_path.relative_to(ROOT)}, {report_path.relative_to(ROOT)} and {len(charts)} chart(s)"
+        f" in {results['seconds']} s" + (f"; failed: case {', '.join(failed)}" if failed else "")
+    )
     return 1 if failed else 0
 
 

@@ -49,7 +49,9 @@ def offset_pages(
         offset += PAGE
 
 
-def _save_record(connection: Connection, resource: str, raw: dict[str, Any], charts: dict[int, int]) -> None:
+def _save_record(
+    connection: Connection, resource: str, raw: dict[str, Any], charts: dict[int, int]
+) -> None:
     spec = resource_get(resource)
     record = spec.record_type.from_json(raw)
     row = spec.to_row(record)

@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 
 from bench.baselines import baseline_import, baseline_pr_sync
-from bench.env import PeakRss, Sampler, make_connection, refill, select_charts
+from bench.env import PeakRss, Sampler, make_connection, refill, rss_mb, select_charts
 from bench.summary import goal, metric
 
 BIG = ["accounts", "vendors", "items"]
@@ -28,7 +28,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
     },
     "2": {
         "full": {"accounts": 1_000, "suppliers": 2_000, "items": 6_000},
-        "quick": {"accounts": 100, "suppliers": 150, "items": 400},
+        "quick": {"accounts": 60, "suppliers": 100, "items": 250},
     },
     "3": {
         "full": {"items": [50_000, 200_000]},
@@ -44,6 +44,8 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
     },
 }
 NETWORK = {"rate": 25.0, "burst": 20, "latency_ms": 150}
+# Quick runs only prove the harness: a faster sandbox keeps them under two minutes.
+QUICK_NETWORK = {"rate": 100.0, "burst": 20, "latency_ms": 20}
 LAYOUTS: dict[str, dict[str, Any]] = {
     "dense": {"id_layout": "dense"},
     "sparse": {"id_layout": "sparse"},
@@ -51,6 +53,11 @@ LAYOUTS: dict[str, dict[str, Any]] = {
     "selective": {"id_layout": "dense", "account_types": 30, "inactive_share": "items=0.95"},
 }
 CHARTS_IMPORTED = {"selective": 2}
+
+
+def network(quick: bool) -> dict[str, Any]:
+    """The sandbox's rate, burst and latency of the network-bound cases."""
+    return dict(QUICK_NETWORK if quick else NETWORK)
 
 
 def _sandbox(**options: Any) -> Any:
@@ -121,7 +128,8 @@ def case_first_import(*, quick: bool, reps: int) -> dict[str, Any]:
     from integrations.models import SyncRun
 
     sizes = SIZES["1"]["quick" if quick else "full"]
-    rate = NETWORK["rate"]
+    net = network(quick)
+    rate = net["rate"]
     paths = _paths()
     sides: dict[str, dict[str, list[float]]] = {
         side: {"seconds": [], "requests": [], "throttled": [], "records": [], "pages": []}
@@ -129,12 +137,12 @@ def case_first_import(*, quick: bool, reps: int) -> dict[str, Any]:
     }
     series: dict[str, list[tuple[float, float]]] = {}
     peak: list[float] = []
-    with _sandbox(**NETWORK, **sizes) as sandbox:
+    with _sandbox(**net, **sizes) as sandbox:
 
         def measure(side: str, work: Callable[[Any], dict[str, int]]) -> None:
             conn = make_connection(sandbox, rate=rate, label=side)
             select_charts(conn)
-            refill(rate, NETWORK["burst"])
+            refill(rate, net["burst"])
             sandbox.reset_stats()
             with Sampler(_served(sandbox)) as sampler, PeakRss() as rss:
                 started = time.perf_counter()
@@ -158,7 +166,7 @@ def case_first_import(*, quick: bool, reps: int) -> dict[str, Any]:
             return {r: _records(done.counts, r) for r in BIG}
 
         def baseline(conn: Any) -> dict[str, int]:
-            before = {r: 0 for r in BIG}
+            before = dict.fromkeys(BIG, 0)
             from coupa.reference.registry import resource_get
 
             baseline_import(connection=conn, resources=BIG)
@@ -175,7 +183,7 @@ def case_first_import(*, quick: bool, reps: int) -> dict[str, Any]:
     return {
         "title": "First import, network bound",
         "sizes": sizes,
-        "options": {**NETWORK, "concurrency": settings.COUPA_PAGE_CONCURRENCY},
+        "options": {**net, "concurrency": settings.COUPA_PAGE_CONCURRENCY},
         "bound_seconds": bound,
         "minimal_pages": pages,
         "metrics": [
@@ -183,11 +191,18 @@ def case_first_import(*, quick: bool, reps: int) -> dict[str, Any]:
             m_util,
             metric("requests", sides["ours"]["requests"], sides["baseline"]["requests"]),
             metric("429s", sides["ours"]["throttled"], sides["baseline"]["throttled"]),
-            metric("records", sides["ours"]["records"], sides["baseline"]["records"], better="same"),
+            metric(
+                "records", sides["ours"]["records"], sides["baseline"]["records"], better="same"
+            ),
             metric("peak worker RSS", peak, unit="MB"),
         ],
         "goals": [
-            goal("utilization >= 0.87 (wall <= 1.15 x bound)", m_util["ours"]["median"], 0.87, at_most=False)
+            goal(
+                "utilization >= 0.87 (wall <= 1.15 x bound)",
+                m_util["ours"]["median"],
+                0.87,
+                at_most=False,
+            )
         ],
         "series": {"throughput": series},
         "notes": [
@@ -200,52 +215,63 @@ def case_first_import(*, quick: bool, reps: int) -> dict[str, Any]:
 # -- case 2 ------------------------------------------------------------------------------
 
 
-def case_id_layouts(*, quick: bool, reps: int) -> dict[str, Any]:
-    """Requests made / minimal pages on every id layout, ours and offset paging."""
+def _layout_runs(
+    layout: str, sizes: dict[str, int], net: dict[str, Any], reps: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]], dict[str, float]]:
+    """Both sides on one layout: requests / minimal pages, seconds, ours' worst share of
+    the allowance (1.25 x pages + 2) per resource."""
     from coupa.reference.registry import resource_get
     from integrations.models import SyncRun
 
-    sizes = SIZES["2"]["quick" if quick else "full"]
-    rate = NETWORK["rate"]
+    rate = net["rate"]
     paths = _paths()
+    ratios: dict[str, list[float]] = {"ours": [], "baseline": []}
+    seconds: dict[str, list[float]] = {"ours": [], "baseline": []}
+    worst: dict[str, float] = {}
+    with _sandbox(**net, **sizes, **LAYOUTS[layout]) as sandbox:
+
+        def measure(side: str) -> None:
+            conn = make_connection(sandbox, rate=rate, label=f"{layout}-{side}")
+            select_charts(conn, CHARTS_IMPORTED.get(layout))
+            refill(rate, net["burst"])
+            sandbox.reset_stats()
+            started = time.perf_counter()
+            if side == "ours":
+                done, _ = _ours_sync(conn, BIG, SyncRun.Trigger.INITIAL)
+                records = {r: _records(done.counts, r) for r in BIG}
+            else:
+                baseline_import(connection=conn, resources=BIG)
+                records = {
+                    r: resource_get(r).model.objects.filter(connection=conn).count() for r in BIG
+                }
+            seconds[side].append(time.perf_counter() - started)
+            got = per_path(sandbox.stats(recent=0))
+            pages = sum(math.ceil(records[r] / PAGE) for r in BIG)
+            made = sum(got.get(paths[r], 0) for r in BIG)
+            ratios[side].append(made / pages if pages else 0.0)
+            if side == "ours":
+                for r in BIG:
+                    allowed = 1.25 * math.ceil(records[r] / PAGE) + 2
+                    worst[r] = max(worst.get(r, 0.0), got.get(paths[r], 0) / allowed)
+
+        _alternate(reps, lambda: measure("ours"), lambda: measure("baseline"))
+    return ratios, seconds, worst
+
+
+def case_id_layouts(*, quick: bool, reps: int) -> dict[str, Any]:
+    """Requests made / minimal pages on every id layout, ours and offset paging."""
+    sizes = SIZES["2"]["quick" if quick else "full"]
+    net = network(quick)
     metrics: list[dict[str, Any]] = []
     goals: list[dict[str, Any]] = []
     per_layout: dict[str, dict[str, float]] = {}
-    for layout, options in LAYOUTS.items():
-        ratios: dict[str, list[float]] = {"ours": [], "baseline": []}
-        seconds: dict[str, list[float]] = {"ours": [], "baseline": []}
-        worst: dict[str, float] = {}
-        with _sandbox(**NETWORK, **sizes, **options) as sandbox:
-
-            def measure(side: str, layout: str = layout, sandbox: Any = sandbox) -> None:
-                conn = make_connection(sandbox, rate=rate, label=f"{layout}-{side}")
-                select_charts(conn, CHARTS_IMPORTED.get(layout))
-                refill(rate, NETWORK["burst"])
-                sandbox.reset_stats()
-                started = time.perf_counter()
-                if side == "ours":
-                    done, _ = _ours_sync(conn, BIG, SyncRun.Trigger.INITIAL)
-                    records = {r: _records(done.counts, r) for r in BIG}
-                else:
-                    baseline_import(connection=conn, resources=BIG)
-                    records = {
-                        r: resource_get(r).model.objects.filter(connection=conn).count() for r in BIG
-                    }
-                seconds[side].append(time.perf_counter() - started)
-                got = per_path(sandbox.stats(recent=0))
-                pages = sum(math.ceil(records[r] / PAGE) for r in BIG)
-                made = sum(got.get(paths[r], 0) for r in BIG)
-                ratios[side].append(made / pages if pages else 0.0)
-                if side == "ours":
-                    for r in BIG:
-                        minimal = math.ceil(records[r] / PAGE)
-                        allowed = 1.25 * minimal + 2
-                        worst[r] = max(worst.get(r, 0.0), got.get(paths[r], 0) / allowed)
-
-            _alternate(reps, lambda: measure("ours"), lambda: measure("baseline"))
+    for layout in LAYOUTS:
+        ratios, seconds, worst = _layout_runs(layout, sizes, net, reps)
         m = metric(f"{layout}: requests / minimal pages", ratios["ours"], ratios["baseline"])
         metrics.append(m)
-        metrics.append(metric(f"{layout}: wall time", seconds["ours"], seconds["baseline"], unit="s"))
+        metrics.append(
+            metric(f"{layout}: wall time", seconds["ours"], seconds["baseline"], unit="s")
+        )
         goals.append(
             goal(
                 f"{layout}: requests <= 1.25 x pages + 2 per resource (worst share of the allowance)",
@@ -257,7 +283,7 @@ def case_id_layouts(*, quick: bool, reps: int) -> dict[str, Any]:
     return {
         "title": "Id layouts",
         "sizes": sizes,
-        "options": {**NETWORK, "layouts": LAYOUTS, "charts_imported": CHARTS_IMPORTED},
+        "options": {**net, "layouts": LAYOUTS, "charts_imported": CHARTS_IMPORTED},
         "metrics": metrics,
         "goals": goals,
         "series": {"requests_per_layout": per_layout},
@@ -274,17 +300,18 @@ def case_id_layouts(*, quick: bool, reps: int) -> dict[str, Any]:
 
 def case_hourly(*, quick: bool, reps: int) -> dict[str, Any]:
     """Incremental syncs after a first import: 1% changed, and nothing changed."""
-    from coupa.reference.registry import resource_get
     from django.utils import timezone
 
+    from coupa.reference.registry import resource_get
     from integrations.models import SyncRun
 
     cfg = SIZES["4"]["quick" if quick else "full"]
     share = cfg["share"]
     sizes = {k: v for k, v in cfg.items() if k != "share"}
-    rate = NETWORK["rate"]
+    net = network(quick)
+    rate = net["rate"]
     paths = _paths()
-    overlap = 2.0
+    overlap = 0.5 if quick else 2.0
     settings.COUPA_SYNC_OVERLAP = overlap
     data: dict[str, dict[str, list[float]]] = {
         kind: {"ours": [], "baseline": [], "ours_s": [], "baseline_s": []}
@@ -293,7 +320,7 @@ def case_hourly(*, quick: bool, reps: int) -> dict[str, Any]:
     worst_unchanged: list[float] = []
     changed_goal: list[float] = []
     changed_counts: list[int] = []
-    with _sandbox(**NETWORK, **sizes) as sandbox:
+    with _sandbox(**net, **sizes) as sandbox:
         conns = {}
         since: dict[str, Any] = {}
         for side in ("ours", "baseline"):
@@ -305,7 +332,7 @@ def case_hourly(*, quick: bool, reps: int) -> dict[str, Any]:
         time.sleep(overlap + 0.5)
 
         def measure(side: str, kind: str, touched: dict[str, int]) -> None:
-            refill(rate, NETWORK["burst"])
+            refill(rate, net["burst"])
             sandbox.reset_stats()
             started_at = timezone.now()
             started = time.perf_counter()
@@ -313,7 +340,8 @@ def case_hourly(*, quick: bool, reps: int) -> dict[str, Any]:
                 _ours_sync(conns[side], BIG, SyncRun.Trigger.HOURLY)
             else:
                 baseline_import(
-                    connection=conns[side], resources=BIG,
+                    connection=conns[side],
+                    resources=BIG,
                     since=since[side] - timezone.timedelta(seconds=overlap),
                 )
             since[side] = started_at
@@ -328,9 +356,7 @@ def case_hourly(*, quick: bool, reps: int) -> dict[str, Any]:
                 changed_goal.append(sum(made) / allowed)
 
         for rep in range(reps):
-            touched = {
-                r: len(sandbox.touch(resource_get(r).path, share=share)) for r in BIG
-            }
+            touched = {r: len(sandbox.touch(resource_get(r).path, share=share)) for r in BIG}
             changed_counts.append(sum(touched.values()))
             time.sleep(0.05)
             order = ("ours", "baseline") if rep % 2 == 0 else ("baseline", "ours")
@@ -343,12 +369,26 @@ def case_hourly(*, quick: bool, reps: int) -> dict[str, Any]:
     return {
         "title": "Hourly sync",
         "sizes": {**sizes, "changed_share": share},
-        "options": {**NETWORK, "overlap_s": overlap},
+        "options": {**net, "overlap_s": overlap},
         "metrics": [
-            metric("1% changed: requests", data["changed"]["ours"], data["changed"]["baseline"]),
-            metric("1% changed: wall time", data["changed"]["ours_s"], data["changed"]["baseline_s"], unit="s"),
+            metric(
+                f"{share:.0%} changed: requests",
+                data["changed"]["ours"],
+                data["changed"]["baseline"],
+            ),
+            metric(
+                f"{share:.0%} changed: wall time",
+                data["changed"]["ours_s"],
+                data["changed"]["baseline_s"],
+                unit="s",
+            ),
             metric("no change: requests", data["unchanged"]["ours"], data["unchanged"]["baseline"]),
-            metric("no change: wall time", data["unchanged"]["ours_s"], data["unchanged"]["baseline_s"], unit="s"),
+            metric(
+                "no change: wall time",
+                data["unchanged"]["ours_s"],
+                data["unchanged"]["baseline_s"],
+                unit="s",
+            ),
             metric("records changed", changed_counts, better="same"),
         ],
         "goals": [
@@ -390,10 +430,14 @@ def case_pr_sync(*, quick: bool, reps: int) -> dict[str, Any]:
         "po_calls": {"ours": [], "baseline": []},
     }
     ordered_rows = 0
-    with _sandbox(rate=0, latency_ms=0, requisitions=0, api_requisitions=n, api_ordered_share=share) as sandbox:
+    with _sandbox(
+        rate=0, latency_ms=0, requisitions=0, api_requisitions=n, api_ordered_share=share
+    ) as sandbox:
         conn = make_connection(sandbox, rate=0, label="prsync")
         org = conn.organization
-        user = User.objects.create(organization=org, email="bench@example.test", username="bench@example.test")
+        user = User.objects.create(
+            organization=org, email="bench@example.test", username="bench@example.test"
+        )
         workflow = Workflow.objects.create(organization=org, name="Bench")
         version = WorkflowVersion.objects.create(
             workflow=workflow, number=1, state=WorkflowVersion.State.PUBLISHED
@@ -403,8 +447,13 @@ def case_pr_sync(*, quick: bool, reps: int) -> dict[str, Any]:
         requests = PurchaseRequest.objects.bulk_create(
             [
                 PurchaseRequest(
-                    organization=org, version=version, requester=user, number=i + 1,
-                    title=f"Bench {i + 1}", state=PurchaseRequest.State.PR_CREATED, submitted_at=now,
+                    organization=org,
+                    version=version,
+                    requester=user,
+                    number=i + 1,
+                    title=f"Bench {i + 1}",
+                    state=PurchaseRequest.State.PR_CREATED,
+                    submitted_at=now,
                 )
                 for i in range(len(ids))
             ],
@@ -413,8 +462,12 @@ def case_pr_sync(*, quick: bool, reps: int) -> dict[str, Any]:
         Requisition.objects.bulk_create(
             [
                 Requisition(
-                    request=request, connection=conn, marker=f"SF-bench-{i}",
-                    state=Requisition.State.CREATED, submit=True, external_id=coupa_id,
+                    request=request,
+                    connection=conn,
+                    marker=f"SF-bench-{i}",
+                    state=Requisition.State.CREATED,
+                    submit=True,
+                    external_id=coupa_id,
                     status="pending_approval",
                 )
                 for i, (request, coupa_id) in enumerate(zip(requests, ids, strict=True))
@@ -459,8 +512,16 @@ def case_pr_sync(*, quick: bool, reps: int) -> dict[str, Any]:
             metric("wall time", data["seconds"]["ours"], data["seconds"]["baseline"], unit="s"),
         ],
         "goals": [
-            goal(f"status calls <= ceil({n}/50) = {bound_status}", max(data["status_calls"]["ours"]), bound_status),
-            goal(f"PO calls <= ceil(ordered/50) = {bound_po}", max(data["po_calls"]["ours"]), bound_po),
+            goal(
+                f"status calls <= ceil({n}/50) = {bound_status}",
+                max(data["status_calls"]["ours"]),
+                bound_status,
+            ),
+            goal(
+                f"PO calls <= ceil(ordered/50) = {bound_po}",
+                max(data["po_calls"]["ours"]),
+                bound_po,
+            ),
         ],
         "series": {},
         "notes": [
@@ -473,45 +534,86 @@ def case_pr_sync(*, quick: bool, reps: int) -> dict[str, Any]:
 # -- case 3 ------------------------------------------------------------------------------
 
 
+def _db_runs(items: int, reps: int) -> dict[str, dict[str, list[float]]]:
+    """Both sides importing `items` items from an unthrottled sandbox: records/s, peak
+    RSS and its growth during the run."""
+    from coupa.reference.registry import resource_get
+    from integrations.models import SyncRun
+
+    out: dict[str, dict[str, list[float]]] = {
+        key: {"ours": [], "baseline": []} for key in ("rps", "rss", "growth")
+    }
+    with _sandbox(rate=0, latency_ms=0, items=items, accounts=10, suppliers=10) as sandbox:
+
+        def measure(side: str) -> None:
+            conn = make_connection(sandbox, rate=0, label=f"db-{side}")
+            before = rss_mb()
+            with PeakRss() as peak:
+                started = time.perf_counter()
+                if side == "ours":
+                    done, _ = _ours_sync(conn, ["items"], SyncRun.Trigger.INITIAL)
+                    n = _records(done.counts, "items")
+                else:
+                    baseline_import(connection=conn, resources=["items"])
+                    n = resource_get("items").model.objects.filter(connection=conn).count()
+                elapsed = time.perf_counter() - started
+            out["rps"][side].append(n / elapsed)
+            out["rss"][side].append(peak.peak)
+            out["growth"][side].append(peak.peak - before)
+
+        _alternate(reps, lambda: measure("ours"), lambda: measure("baseline"))
+    return out
+
+
 def case_database(*, quick: bool, reps: int) -> dict[str, Any]:
     """Write throughput and worker memory with the network out of the way."""
     from django.db import connection as db
-
-    from coupa.reference.registry import resource_get
-    from integrations.models import SyncRun
 
     cfg = SIZES["3"]["quick" if quick else "full"]
     metrics: list[dict[str, Any]] = []
     goals: list[dict[str, Any]] = []
     peaks: dict[int, float] = {}
-    for items in cfg["items"]:
-        rps: dict[str, list[float]] = {"ours": [], "baseline": []}
-        rss: dict[str, list[float]] = {"ours": [], "baseline": []}
-        with _sandbox(rate=0, latency_ms=0, items=items, accounts=10, suppliers=10) as sandbox:
-
-            def measure(side: str, sandbox: Any = sandbox) -> None:
-                conn = make_connection(sandbox, rate=0, label=f"db-{side}")
-                with PeakRss() as peak:
-                    started = time.perf_counter()
-                    if side == "ours":
-                        done, _ = _ours_sync(conn, ["items"], SyncRun.Trigger.INITIAL)
-                        n = _records(done.counts, "items")
-                    else:
-                        baseline_import(connection=conn, resources=["items"])
-                        n = resource_get("items").model.objects.filter(connection=conn).count()
-                    elapsed = time.perf_counter() - started
-                rps[side].append(n / elapsed)
-                rss[side].append(peak.peak)
-
-            _alternate(reps, lambda: measure("ours"), lambda: measure("baseline"))
-        metrics.append(metric(f"{items} items: records/s", rps["ours"], rps["baseline"], better="higher"))
-        metrics.append(metric(f"{items} items: peak RSS", rss["ours"], rss["baseline"], unit="MB"))
-        peaks[items] = max(rss["ours"])
+    for items in sorted(cfg["items"]):
+        runs = _db_runs(items, reps)
+        speed = metric(
+            f"{items} items: records/s",
+            runs["rps"]["ours"],
+            runs["rps"]["baseline"],
+            better="higher",
+        )
+        metrics.append(speed)
+        metrics.append(
+            metric(
+                f"{items} items: peak RSS", runs["rss"]["ours"], runs["rss"]["baseline"], unit="MB"
+            )
+        )
+        metrics.append(
+            metric(
+                f"{items} items: RSS growth in the run",
+                runs["growth"]["ours"],
+                runs["growth"]["baseline"],
+                unit="MB",
+            )
+        )
+        peaks[items] = max(runs["rss"]["ours"])
         if db.vendor == "postgresql":
-            goals.append(goal(f"{items} items: >= 10,000 records/s on PostgreSQL",
-                              metrics[-2]["ours"]["median"], 10_000, at_most=False))
-    largest = max(peaks)
+            goals.append(
+                goal(
+                    f"{items} items: >= 10,000 records/s on PostgreSQL",
+                    speed["ours"]["median"],
+                    10_000,
+                    at_most=False,
+                )
+            )
+    smallest, largest = min(peaks), max(peaks)
     goals.append(goal(f"peak worker RSS at {largest} items < 300 MB", peaks[largest], 300))
+    goals.append(
+        goal(
+            f"flat memory: peak at {largest} items / peak at {smallest} items",
+            round(peaks[largest] / peaks[smallest], 3) if peaks[smallest] else None,
+            1.25,
+        )
+    )
     return {
         "title": f"Database bound ({db.vendor})",
         "database": db.vendor,

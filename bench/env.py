@@ -28,6 +28,8 @@ def django_setup() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spendflo.settings")
     os.environ.setdefault("SPENDFLO_IGNORE_DOTENV", "1")
     os.environ.setdefault("SECRET_KEY", "bench-only")
+    # Notifications of the PR/PO sync go nowhere (the console would drown the output).
+    os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
     if not os.environ.get("FIELD_ENCRYPTION_KEY"):
         from cryptography.fernet import Fernet
 

@@ -88,7 +88,13 @@ def render_markdown(results: dict[str, Any], charts: dict[str, str] | None = Non
     cases = sorted(results.get("cases", []), key=_case_key)
     for case in cases:
         for g in case.get("goals", []):
-            verdict = "not measured" if g["met"] is None else "met" if g["met"] else f"missed ({fmt(g['by'])} x)"
+            verdict = (
+                "not measured"
+                if g["met"] is None
+                else "met"
+                if g["met"]
+                else f"missed ({fmt(g['by'])} x)"
+            )
             lines.append(
                 f"| {case['id']} | {g['text']} | {fmt(g['value'])} | "
                 f"{'<=' if g['at_most'] else '>='} {fmt(g['target'])} | {verdict} |"
@@ -97,16 +103,27 @@ def render_markdown(results: dict[str, Any], charts: dict[str, str] | None = Non
     for case in cases:
         title = case.get("title", "")
         db = case.get("database")
-        lines += [f"## Case {case['id']}: {title}" + (f" [{db}]" if db and db not in title else ""), ""]
+        lines += [
+            f"## Case {case['id']}: {title}" + (f" [{db}]" if db and db not in title else ""),
+            "",
+        ]
         if case.get("not_built"):
             lines += ["Not built yet: the harness lists the case and reports it as missing.", ""]
             continue
         if case.get("error"):
             lines += [f"The case failed: `{case['error']}`", ""]
             continue
-        lines.append(f"Sizes: {json.dumps(case.get('sizes', {}))}. Options: {json.dumps(case.get('options', {}))}.")
-        lines.append(f"Runs: {case.get('reps')} per side; the case took {fmt(case.get('case_seconds'))} s.")
-        lines += ["", "| Figure | Ours | Spread | Baseline | Spread | Ours / baseline |", "|---|---|---|---|---|---|"]
+        lines.append(
+            f"Sizes: {json.dumps(case.get('sizes', {}))}. Options: {json.dumps(case.get('options', {}))}."
+        )
+        lines.append(
+            f"Runs: {case.get('reps')} per side; the case took {fmt(case.get('case_seconds'))} s."
+        )
+        lines += [
+            "",
+            "| Figure | Ours | Spread | Baseline | Spread | Ours / baseline |",
+            "|---|---|---|---|---|---|",
+        ]
         for metric in case.get("metrics", []):
             unit = f" ({metric['unit']})" if metric.get("unit") else ""
             ours, base = metric["ours"], metric.get("baseline")
@@ -149,7 +166,9 @@ def write_charts(results: dict[str, Any], directory: Path, relative_to: Path) ->
             bound = case.get("bound_seconds")
             if bound:
                 total = max((p[-1][1] for p in series["throughput"].values() if p), default=0)
-                ax.plot([0, bound], [0, total], linestyle="--", color="grey", label="rate-limit bound")
+                ax.plot(
+                    [0, bound], [0, total], linestyle="--", color="grey", label="rate-limit bound"
+                )
             ax.set_xlabel("seconds")
             ax.set_ylabel("records received")
             ax.set_title("Case 1: first import, records over time")
@@ -161,7 +180,9 @@ def write_charts(results: dict[str, Any], directory: Path, relative_to: Path) ->
             width = 0.38
             for i, side in enumerate(("ours", "baseline")):
                 values = [series["requests_per_layout"][lay].get(side) or 0 for lay in layouts]
-                ax.bar([x + (i - 0.5) * width for x in range(len(layouts))], values, width, label=side)
+                ax.bar(
+                    [x + (i - 0.5) * width for x in range(len(layouts))], values, width, label=side
+                )
             ax.axhline(1.25, linestyle="--", color="grey", label="goal 1.25")
             ax.set_xticks(range(len(layouts)), layouts)
             ax.set_ylabel("requests / minimal pages")

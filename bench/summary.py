@@ -72,4 +72,11 @@ def goal(text: str, value: float | None, target: float, *, at_most: bool = True)
     else:
         met = value <= target if at_most else value >= target
         miss = None if met else round(value / target, 3) if target else None
-    return {"text": text, "value": value, "target": target, "at_most": at_most, "met": met, "by": miss}
+    return {
+        "text": text,
+        "value": value,
+        "target": target,
+        "at_most": at_most,
+        "met": met,
+        "by": miss,
+    }

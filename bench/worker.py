@@ -36,12 +36,16 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             try:
                 result = run(quick=args.quick, reps=args.reps)
-            except Exception as exc:  # noqa: BLE001 - one failing case must not lose the others
+            except Exception as exc:  # one failing case must not lose the others
                 traceback.print_exc()
                 result = {"error": f"{type(exc).__name__}: {exc}"}
             result.setdefault("title", title)
-            result.update(id=case_id, database=result.get("database", db.vendor), reps=args.reps,
-                          case_seconds=round(time.perf_counter() - started, 1))
+            result.update(
+                id=case_id,
+                database=result.get("database", db.vendor),
+                reps=args.reps,
+                case_seconds=round(time.perf_counter() - started, 1),
+            )
             results.append(result)
     with open(args.out, "w") as f:
         json.dump(results, f, indent=2, default=str)
