@@ -155,3 +155,40 @@ def baseline_pr_sync(*, connection: Connection) -> dict[str, Any]:
         "requests": stats.requests,
         "seconds": time.perf_counter() - started,
     }
+
+
+def baseline_pr_create(*, requisitions: list[Requisition]) -> int:
+    """POST each requisition in turn; on an error post it again (up to 3 times) without
+    looking it up first. Return how many got an answer with an id."""
+    from coupa.client.exceptions import CoupaError
+    from coupa.requisitions.payload import RequestInfo, requisition_payload
+
+    created = 0
+    if not requisitions:
+        return 0
+    stats = RequestStats()
+    connection = requisitions[0].connection
+    with baseline_client(connection, stats) as client:
+        for requisition in requisitions:
+            request = requisition.request
+            built = requisition_payload(
+                version=request.version,
+                answers=request.answers,
+                requester=request.requester,
+                info=RequestInfo(title=request.title, number=request.reference, link=""),
+            )
+            body = dict(built.payload)
+            body["req-title"] = f"[{requisition.marker}] {body.get('req-title') or request.title}"[
+                :50
+            ]
+            for _attempt in range(3):
+                try:
+                    record = client.post("/api/requisitions/submit_for_approval", body)
+                except CoupaError:
+                    continue
+                requisition.external_id = record.get("id")
+                requisition.state = Requisition.State.CREATED
+                requisition.save()
+                created += 1
+                break
+    return created

@@ -98,7 +98,7 @@ def select_charts(connection: Any, limit: int | None = None) -> int:
 def refill(rate: float, burst: int) -> None:
     """Wait until a sandbox bucket of `burst` at `rate`/s is full again."""
     if rate:
-        time.sleep(burst / rate + 0.3)
+        time.sleep(burst / rate + 0.1)
 
 
 def rss_mb() -> float:
