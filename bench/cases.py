@@ -7,8 +7,12 @@ and notes. Call `bench.env.django_setup()` and open a throwaway database first.
 from __future__ import annotations
 
 import math
+import os
+import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -39,6 +43,10 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "quick": {"accounts": 150, "suppliers": 200, "items": 600, "share": 0.05},
     },
     "5": {"full": {"requests": 1_000}, "quick": {"requests": 24}},
+    "7": {
+        "full": {"items": 200_000, "clients": 20, "cycles": 5, "deadline_s": 900.0},
+        "quick": {"items": 300, "clients": 20, "cycles": 1, "deadline_s": 4.0},
+    },
     "6": {
         "full": {"requisitions": 10_000, "ordered_share": 0.2},
         "quick": {"requisitions": 120, "ordered_share": 0.2},
@@ -841,6 +849,224 @@ def case_pr_creation(*, quick: bool, reps: int) -> dict[str, Any]:
     }
 
 
+# -- case 7 ------------------------------------------------------------------------------
+
+APP_GOALS_MS = {"list": 300.0, "toggle": 100.0, "picker": 100.0}
+
+
+def _database_url() -> str:
+    """A URL of the throwaway database, for the processes the case starts."""
+    from django.db import connection as db
+
+    d = db.settings_dict
+    if db.vendor == "sqlite":
+        return f"sqlite:///{d['NAME']}"
+    auth = d.get("USER") or ""
+    if d.get("PASSWORD"):
+        auth += f":{d['PASSWORD']}"
+    return f"postgres://{auth}@{d.get('HOST') or '127.0.0.1'}:{d.get('PORT') or 5432}/{d['NAME']}"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _web_server(env: dict[str, str]) -> tuple[Any, str]:
+    """gunicorn (2 workers x 4 threads) on a free loopback port; wait for /healthz."""
+    import subprocess
+
+    import httpx
+
+    from bench.env import ROOT
+
+    static = tempfile.mkdtemp(prefix="bench-static-")
+    env = {**env, "STATIC_ROOT": static}
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    port = _free_port()
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    proc = subprocess.Popen(  # noqa: S603 - our own virtualenv's gunicorn
+        [
+            gunicorn,
+            "spendflo.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code < 500:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("the web server did not start")
+
+
+def case_app_load(*, quick: bool, reps: int) -> dict[str, Any]:
+    """20 clients on the Items tab, toggles, the item picker and submissions while a first
+    import runs (ours, or the baseline's) in another process."""
+    import subprocess
+
+    from django.test import Client
+    from rest_framework.authtoken.models import Token
+
+    from bench.env import ROOT
+    from bench.load import Load
+    from bench.summary import percentile
+    from coupa.models import Item
+    from spendflo.users.models import User
+
+    cfg = SIZES["7"]["quick" if quick else "full"]
+    items, clients, cycles = cfg["items"], cfg["clients"], cfg["cycles"]
+    net = network(quick)
+    rate = net["rate"]
+    sync_sizes = SIZES["1"]["quick" if quick else "full"]
+    samples: dict[str, list[Any]] = {"ours": [], "baseline": []}
+    background_s: dict[str, list[float]] = {"ours": [], "baseline": []}
+    unfinished = {"ours": 0, "baseline": 0}
+    with _sandbox(rate=0, latency_ms=0, items=items, accounts=40, suppliers=30) as app_sandbox:
+        conn, version, requester, answers = _pr_world(app_sandbox, 0)
+        org = conn.organization
+        admin = User.objects.create(
+            organization=org,
+            email="admin@bench.test",
+            username="admin@bench.test",
+            role=User.Role.ADMIN,
+        )
+        browser = Client()
+        browser.force_login(admin)
+        session = (
+            settings.SESSION_COOKIE_NAME,
+            browser.cookies[settings.SESSION_COOKIE_NAME].value,
+        )
+        token = Token.objects.create(user=requester).key
+        pks = list(Item.objects.filter(connection=conn).values_list("pk", flat=True)[:500])
+        body = {"version": version.pk, "title": "Load", "answers": answers}
+        with _sandbox(**net, **sync_sizes) as sync_sandbox:
+            env = {
+                **os.environ,
+                "DATABASE_URL": _database_url(),
+                "COUPA_ALLOWED_HOSTS": ",".join([sync_sandbox.base_url, app_sandbox.base_url]),
+                "SECURE_SSL_REDIRECT": "false",
+                "SESSION_COOKIE_SECURE": "false",
+                "CSRF_COOKIE_SECURE": "false",
+                "SECURE_HSTS_SECONDS": "0",
+                "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            }
+            # Submissions queue their PR creation in the web processes' memory: no worker
+            # creates them while the case runs (case 5 measures creation).
+            web_env = {**env, "CELERY_BROKER_URL": "memory://"}
+            web, url = _web_server(web_env)
+            try:
+
+                def measure(side: str) -> None:
+                    target = make_connection(sync_sandbox, rate=rate, label=f"load-{side}")
+                    select_charts(target)
+                    refill(rate, net["burst"])
+                    load = Load(url, session, token, pks, body)
+                    started = time.perf_counter()
+                    proc = subprocess.Popen(  # noqa: S603 - our interpreter and module
+                        [sys.executable, "-m", "bench.background", side, str(target.pk)],
+                        cwd=ROOT,
+                        env=env,
+                    )
+                    print(
+                        f"case 7: {side}: load while the import runs", file=sys.stderr, flush=True
+                    )
+                    load.run(
+                        clients,
+                        cycles,
+                        until=lambda: proc.poll() is not None,
+                        deadline=cfg["deadline_s"],
+                    )
+                    seconds = time.perf_counter() - started
+                    if proc.poll() is None:  # past the deadline: the load window is over
+                        proc.terminate()
+                        proc.wait(timeout=30)
+                        unfinished[side] += 1
+                    elif proc.returncode != 0:
+                        raise RuntimeError(f"the background import ({side}) failed")
+                    else:
+                        background_s[side].append(seconds)
+                    print(
+                        f"case 7: {side}: {len(load.samples)} requests in {seconds:.1f} s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    samples[side].extend(load.samples)
+
+                _alternate(reps, lambda: measure("ours"), lambda: measure("baseline"))
+            finally:
+                web.terminate()
+                web.wait(timeout=30)
+    metrics: list[dict[str, Any]] = []
+    goals: list[dict[str, Any]] = []
+    latency: dict[str, list[float]] = {}
+    for kind in ("list", "toggle", "picker", "submit"):
+        for q, label in ((0.5, "p50"), (0.95, "p95")):
+            values = {
+                s: percentile([x.ms for x in samples[s] if x.kind == kind], q) for s in samples
+            }
+            metrics.append(
+                metric(f"{kind}: {label}", [values["ours"]], [values["baseline"]], unit="ms")
+            )
+            if label == "p95" and kind in APP_GOALS_MS:
+                goals.append(
+                    goal(
+                        f"{kind}: p95 < {APP_GOALS_MS[kind]:g} ms",
+                        values["ours"],
+                        APP_GOALS_MS[kind],
+                    )
+                )
+        latency[kind] = [x.ms for x in samples["ours"] if x.kind == kind]
+    errors = {s: sum(1 for x in samples[s] if not x.ok) for s in samples}
+    metrics.append(metric("errors", [errors["ours"]], [errors["baseline"]]))
+    metrics.append(
+        metric("requests made", [len(samples["ours"])], [len(samples["baseline"])], better="same")
+    )
+    metrics.append(
+        metric("background import", background_s["ours"], background_s["baseline"], unit="s")
+    )
+    goals.insert(0, goal("0 errors", errors["ours"], 0))
+    return {
+        "title": "App under load while syncing",
+        "sizes": {"items_in_app": items, "clients": clients, "background_import": sync_sizes},
+        "options": {**net, "web": "gunicorn, 2 workers x 4 threads"},
+        "metrics": metrics,
+        "goals": goals,
+        "series": {"latency_ms": latency},
+        "notes": [
+            "Half the clients are admins (Items tab with a search, Show to Users toggles), half "
+            "requesters (item picker search, a request submitted through the API); they run "
+            f"until the background import ends (at most {cfg['deadline_s']:g} s, then it is "
+            "stopped). Percentiles pool every run of a side.",
+            "Submitted requests queue their PR creation (an in-memory broker); no worker creates "
+            "them during the case.",
+            "The goals are about PostgreSQL; on SQLite writers wait for one another.",
+        ],
+    }
+
+
 CASES: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
     "1": ("First import, network bound", case_first_import),
     "2": ("Id layouts", case_id_layouts),
@@ -848,5 +1074,5 @@ CASES: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
     "4": ("Hourly sync", case_hourly),
     "5": ("PR creation with faults", case_pr_creation),
     "6": ("Daily PR/PO sync", case_pr_sync),
-    "7": ("App under load while syncing", lambda **_: {"not_built": True}),
+    "7": ("App under load while syncing", case_app_load),
 }
