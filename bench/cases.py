@@ -36,7 +36,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
     },
     "3": {
         "full": {"items": [50_000, 200_000]},
-        "quick": {"items": [500, 2_000]},
+        "quick": {"items": [300, 1_000]},
     },
     "4": {
         "full": {"accounts": 5_000, "suppliers": 10_000, "items": 40_000, "share": 0.01},
@@ -45,7 +45,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
     "5": {"full": {"requests": 1_000}, "quick": {"requests": 24}},
     "7": {
         "full": {"items": 200_000, "clients": 20, "cycles": 5, "deadline_s": 900.0},
-        "quick": {"items": 300, "clients": 20, "cycles": 1, "deadline_s": 4.0},
+        "quick": {"items": 300, "clients": 20, "cycles": 1, "deadline_s": 3.0},
     },
     "6": {
         "full": {"requisitions": 10_000, "ordered_share": 0.2},
@@ -663,8 +663,13 @@ def _pr_world(sandbox: Any, rate: float) -> tuple[Any, Any, Any, dict[str, Any]]
     select_charts(conn, 1)
     _ours_sync(conn, None, SyncRun.Trigger.INITIAL)
     org = conn.organization
+    taken = User.objects.values_list("email", flat=True)
     coupa_user = (
-        CoupaUser.objects.filter(connection=conn, active=True).exclude(external_id=1).first()
+        CoupaUser.objects.filter(connection=conn, active=True)
+        .exclude(external_id=1)
+        .exclude(email__in=taken)
+        .order_by("external_id")
+        .first()
     )
     if coupa_user is None:
         raise RuntimeError("the sandbox has no active Coupa user to request as")
@@ -743,7 +748,7 @@ def case_pr_creation(*, quick: bool, reps: int) -> dict[str, Any]:
     """Create N submitted requests' requisitions at the rate budget, with 5% faults."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from django.db import close_old_connections
+    from django.db import connection as db_connection
 
     from bench.baselines import baseline_pr_create
     from coupa.models import Requisition
@@ -775,7 +780,7 @@ def case_pr_creation(*, quick: bool, reps: int) -> dict[str, Any]:
                     try:
                         requisition_create(requisition_id=pk)
                     finally:
-                        close_old_connections()
+                        db_connection.close()  # the thread's own connection
 
                 with ThreadPoolExecutor(PR_WORKERS) as pool:
                     list(pool.map(create, [r.pk for r in rows]))
@@ -941,7 +946,7 @@ def case_app_load(*, quick: bool, reps: int) -> dict[str, Any]:
     net = network(quick)
     rate = net["rate"]
     sync_sizes = SIZES["1"]["quick" if quick else "full"]
-    samples: dict[str, list[Any]] = {"ours": [], "baseline": []}
+    runs: dict[str, list[list[Any]]] = {"ours": [], "baseline": []}
     background_s: dict[str, list[float]] = {"ours": [], "baseline": []}
     unfinished = {"ours": 0, "baseline": 0}
     with _sandbox(rate=0, latency_ms=0, items=items, accounts=40, suppliers=30) as app_sandbox:
@@ -1013,7 +1018,7 @@ def case_app_load(*, quick: bool, reps: int) -> dict[str, Any]:
                         file=sys.stderr,
                         flush=True,
                     )
-                    samples[side].extend(load.samples)
+                    runs[side].append(load.samples)
 
                 _alternate(reps, lambda: measure("ours"), lambda: measure("baseline"))
             finally:
@@ -1024,30 +1029,47 @@ def case_app_load(*, quick: bool, reps: int) -> dict[str, Any]:
     latency: dict[str, list[float]] = {}
     for kind in ("list", "toggle", "picker", "submit"):
         for q, label in ((0.5, "p50"), (0.95, "p95")):
+            # One percentile per run; the figure is their median, the spread across runs.
             values = {
-                s: percentile([x.ms for x in samples[s] if x.kind == kind], q) for s in samples
+                s: [percentile([x.ms for x in run if x.kind == kind], q) for run in runs[s]]
+                for s in runs
             }
-            metrics.append(
-                metric(f"{kind}: {label}", [values["ours"]], [values["baseline"]], unit="ms")
-            )
+            m = metric(f"{kind}: {label}", values["ours"], values["baseline"], unit="ms")
+            metrics.append(m)
             if label == "p95" and kind in APP_GOALS_MS:
                 goals.append(
                     goal(
                         f"{kind}: p95 < {APP_GOALS_MS[kind]:g} ms",
-                        values["ours"],
+                        m["ours"]["median"],
                         APP_GOALS_MS[kind],
                     )
                 )
-        latency[kind] = [x.ms for x in samples["ours"] if x.kind == kind]
-    errors = {s: sum(1 for x in samples[s] if not x.ok) for s in samples}
-    metrics.append(metric("errors", [errors["ours"]], [errors["baseline"]]))
+        latency[kind] = [x.ms for run in runs["ours"] for x in run if x.kind == kind]
+    errors = {s: [sum(1 for x in run if not x.ok) for run in runs[s]] for s in runs}
+    metrics.append(metric("errors", errors["ours"], errors["baseline"]))
     metrics.append(
-        metric("requests made", [len(samples["ours"])], [len(samples["baseline"])], better="same")
+        metric(
+            "requests made",
+            [len(r) for r in runs["ours"]],
+            [len(r) for r in runs["baseline"]],
+            better="same",
+        )
     )
     metrics.append(
-        metric("background import", background_s["ours"], background_s["baseline"], unit="s")
+        metric(
+            "background import under load", background_s["ours"], background_s["baseline"], unit="s"
+        )
     )
-    goals.insert(0, goal("0 errors", errors["ours"], 0))
+    metrics.append(
+        metric(
+            "imports stopped at the deadline",
+            [unfinished["ours"]],
+            [unfinished["baseline"]],
+            better="same",
+        )
+    )
+    errors_total = {s: sum(v) for s, v in errors.items()}
+    goals.insert(0, goal("0 errors", errors_total["ours"], 0))
     return {
         "title": "App under load while syncing",
         "sizes": {"items_in_app": items, "clients": clients, "background_import": sync_sizes},

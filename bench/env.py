@@ -51,10 +51,16 @@ def throwaway_database() -> Iterator[str]:
     try:
         yield db.vendor
     finally:
+        from django.db import connections
+
         from integrations.ratelimit import release_db_connections
 
         release_db_connections()
-        db.creation.destroy_test_db(name, verbosity=0)
+        connections.close_all()
+        try:
+            db.creation.destroy_test_db(name, verbosity=0)
+        except Exception as exc:  # the figures are written; a leftover database is not fatal
+            print(f"could not drop the benchmark database {name}: {exc}", file=sys.stderr)
 
 
 def make_connection(sandbox: Any, *, rate: float, label: str, burst: int = 10) -> Any:

@@ -47,8 +47,9 @@ def main(argv: list[str] | None = None) -> int:
                 case_seconds=round(time.perf_counter() - started, 1),
             )
             results.append(result)
-    with open(args.out, "w") as f:
-        json.dump(results, f, indent=2, default=str)
+            # Written after every case: a failure later (or in the teardown) loses nothing.
+            with open(args.out, "w") as f:
+                json.dump(results, f, indent=2, default=str)
     return 0
 
 
