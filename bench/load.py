@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import httpx
@@ -56,12 +57,13 @@ class Load:
             done = 0
             while done < cycles or not stop.is_set():
                 word = rnd.choice(WORDS)
-                self._timed("list", lambda w=word: http.get(RECORDS_PATH, params={"search": w}))
+                self._timed("list", partial(http.get, RECORDS_PATH, params={"search": word}))
                 csrf = http.cookies.get("csrftoken") or ""
                 pk = rnd.choice(self.item_pks)
                 self._timed(
                     "toggle",
-                    lambda pk=pk, csrf=csrf: http.post(
+                    partial(
+                        http.post,
                         f"{RECORDS_PATH}{pk}/toggle/",
                         data={"show_to_users": rnd.choice(["0", "1"])},
                         headers={
@@ -83,10 +85,10 @@ class Load:
             while done < cycles or not stop.is_set():
                 word = rnd.choice(WORDS)
                 self._timed(
-                    "picker", lambda w=word: http.get("/api/v1/pickers/items", params={"search": w})
+                    "picker", partial(http.get, "/api/v1/pickers/items", params={"search": word})
                 )
                 body = {**self.request_body, "title": f"Load {seed}-{done}"}
-                self._timed("submit", lambda b=body: http.post("/api/v1/requests", json=b))
+                self._timed("submit", partial(http.post, "/api/v1/requests", json=body))
                 done += 1
                 if done >= cycles * 50:
                     return

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 
-def summarize(values: Sequence[float]) -> dict[str, Any]:
+def summarize(values: Sequence[float | None]) -> dict[str, Any]:
     """Median, min, max and relative spread ((max - min) / median) of `values`."""
     clean = [float(v) for v in values if v is not None and not math.isnan(float(v))]
     if not clean:
@@ -45,8 +45,8 @@ def percentile(values: Sequence[float], share: float) -> float | None:
 
 def metric(
     name: str,
-    ours: Sequence[float],
-    baseline: Sequence[float] | None = None,
+    ours: Sequence[float | None],
+    baseline: Sequence[float | None] | None = None,
     *,
     unit: str = "",
     better: str = "lower",
