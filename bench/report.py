@@ -86,7 +86,12 @@ def render_markdown(results: dict[str, Any], charts: dict[str, str] | None = Non
         "|---|---|---|---|---|",
     ]
     cases = sorted(results.get("cases", []), key=_case_key)
+    vendors = [c.get("database") for c in cases if c.get("database")]
+    main_db = max(set(vendors), key=vendors.count) if vendors else None
     for case in cases:
+        label = str(case["id"])
+        if case.get("database") and case.get("database") != main_db:
+            label += f" [{case['database']}]"
         for g in case.get("goals", []):
             verdict = (
                 "not measured"
@@ -96,7 +101,7 @@ def render_markdown(results: dict[str, Any], charts: dict[str, str] | None = Non
                 else f"missed ({fmt(g['by'])} x)"
             )
             lines.append(
-                f"| {case['id']} | {g['text']} | {fmt(g['value'])} | "
+                f"| {label} | {g['text']} | {fmt(g['value'])} | "
                 f"{'<=' if g['at_most'] else '>='} {fmt(g['target'])} | {verdict} |"
             )
     lines.append("")
@@ -184,10 +189,14 @@ def write_charts(results: dict[str, Any], directory: Path, relative_to: Path) ->
                     [x + (i - 0.5) * width for x in range(len(layouts))], values, width, label=side
                 )
             ax.axhline(1.25, linestyle="--", color="grey", label="goal 1.25")
+            top = max(
+                (v or 0) for lay in layouts for v in series["requests_per_layout"][lay].values()
+            )
+            ax.set_ylim(0, max(1.5, top * 1.15))
             ax.set_xticks(range(len(layouts)), layouts)
             ax.set_ylabel("requests / minimal pages")
             ax.set_title("Case 2: requests per id layout")
-            ax.legend()
+            ax.legend(loc="lower right")
             name = f"{prefix}case2-requests-per-layout.png"
         elif case.get("id") == "7" and series.get("latency_ms"):
             fig, ax = plt.subplots(figsize=(7, 4))
