@@ -112,10 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     if args.render_only:
-        results = json.loads((ROOT / args.json).read_text())
-        report_path = ROOT / args.report
-        charts = write_charts(results, ROOT / args.charts, report_path.parent)
-        report_path.write_text(render_markdown(results, charts))
+        saved: dict[str, Any] = json.loads((ROOT / args.json).read_text())
+        report = ROOT / args.report
+        report.write_text(
+            render_markdown(saved, write_charts(saved, ROOT / args.charts, report.parent))
+        )
         return 0
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = sorted(set(cases) - set(ALL_CASES))

@@ -74,10 +74,15 @@ def _save_record(
 
 
 def baseline_import(
-    *, connection: Connection, resources: list[str], since: datetime | None = None
+    *,
+    connection: Connection,
+    resources: list[str],
+    since: datetime | None = None,
+    limit: int | None = None,
 ) -> dict[str, Any]:
     """Import `resources` the naive way: active set (or changes `since`), offset paging,
-    one save per record. Return records, requests, 429s and seconds."""
+    one save per record; stop after `limit` records when given. Return records,
+    requests, 429s and seconds."""
     stats = RequestStats()
     charts = dict(
         ChartOfAccounts.objects.filter(connection=connection, selected=True).values_list(
@@ -100,6 +105,8 @@ def baseline_import(
                 for raw in page:
                     _save_record(connection, resource, raw, charts)
                     records += 1
+                if limit is not None and records >= limit:
+                    break
     return {
         "records": records,
         "requests": stats.requests,
