@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test install install-dev lint bench clean
+.PHONY: run test install install-dev lint bench bench-quick bench-scripts clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +40,18 @@ lint: install-dev
 	$(VENV)/bin/lint-imports
 	$(PY) -m mypy
 
+# Every case of docs/benchmarks.md, ours beside a naive baseline: writes var/bench/results.json,
+# docs/benchmarks.md and its charts. bench-quick: the same cases at tiny sizes (CI), written
+# under var/bench/quick/. bench-scripts: the component benchmarks (sandbox, client, pickers).
 bench: install-dev
-	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	$(PY) -m bench
+
+bench-quick: install-dev
+	$(PY) -m bench --quick --json var/bench/quick/results.json \
+		--report var/bench/quick/benchmarks.md --charts var/bench/quick
+
+bench-scripts: install-dev
+	@for script in bench/*_bench.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf var/staticfiles var/test-artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -40,40 +39,15 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.db import connection as db  # noqa: E402
 
+from bench.env import PeakRss, rss_mb  # noqa: E402
+
 SMALL = {"accounts": 2000, "suppliers": 5000, "items": 20000}
 GOAL = {"accounts": 20000, "suppliers": 50000, "items": 200000}
 
 
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-class PeakRss:
-    """Sample this process's RSS every 50 ms in a thread; keep the peak."""
-
-    def __init__(self) -> None:
-        self.peak = rss_mb()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            self.peak = max(self.peak, rss_mb())
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def bench_import(sizes: dict[str, int], rate: float, latency_ms: float, concurrency: int) -> dict[str, Any]:
+def bench_import(
+    sizes: dict[str, int], rate: float, latency_ms: float, concurrency: int
+) -> dict[str, Any]:
     from coupa.models import ChartOfAccounts
     from coupa.reference.importers import import_charts
     from coupa.reference.sync import sync_request
@@ -85,16 +59,25 @@ def bench_import(sizes: dict[str, int], rate: float, latency_ms: float, concurre
 
     settings.COUPA_PAGE_CONCURRENCY = concurrency
     with running_sandbox(
-        rate=rate, burst=20, latency_ms=latency_ms, users=50, addresses=20, startup_timeout=300,
+        rate=rate,
+        burst=20,
+        latency_ms=latency_ms,
+        users=50,
+        addresses=20,
+        startup_timeout=300,
         **sizes,
     ) as sandbox:
         settings.COUPA_ALLOWED_HOSTS = [sandbox.base_url]
         org = Organization.objects.create(slug=f"bench-{time.time_ns()}", name="Bench")
         conn = Connection.objects.create(
-            organization=org, host=sandbox.base_url.split("//")[1], base_url=sandbox.base_url,
+            organization=org,
+            host=sandbox.base_url.split("//")[1],
+            base_url=sandbox.base_url,
             provider_settings={"client_id": sandbox.client_id, "post_token_pause": 0.0},
             secret_encrypted=encrypt(sandbox.client_secret),
-            state=Connection.State.CONNECTED, rate_limit=rate, rate_burst=10,
+            state=Connection.State.CONNECTED,
+            rate_limit=rate,
+            rate_burst=10,
         )
         from coupa.client.connection import client_for
         from coupa.reference.walk import charts_fetch_active
@@ -105,8 +88,10 @@ def bench_import(sizes: dict[str, int], rate: float, latency_ms: float, concurre
         time.sleep(1.0)  # let the sandbox's bucket refill after setup calls
         sandbox.reset_stats()
         run = sync_request(
-            connection=conn, trigger=SyncRun.Trigger.INITIAL,
-            resources=["accounts", "vendors", "items"], enqueue=False,
+            connection=conn,
+            trigger=SyncRun.Trigger.INITIAL,
+            resources=["accounts", "vendors", "items"],
+            enqueue=False,
         )
         base = rss_mb()
         with PeakRss() as peak:
@@ -142,17 +127,26 @@ def bench_writes(n: int, batch: int, portable: bool = False) -> dict[str, Any]:
 
     org = Organization.objects.create(slug=f"bench-w-{time.time_ns()}", name="Bench writes")
     conn = Connection.objects.create(
-        organization=org, host="bench.coupahost.com", base_url="https://bench.coupahost.com",
-        provider_settings={"client_id": "x"}, state=Connection.State.CONNECTED,
+        organization=org,
+        host="bench.coupahost.com",
+        base_url="https://bench.coupahost.com",
+        provider_settings={"client_id": "x"},
+        state=Connection.State.CONNECTED,
     )
     conn = Connection.objects.select_related("organization").get(pk=conn.pk)
 
     def page(start: int, suffix: str) -> list[dict[str, Any]]:
         return [
-            {"id": i, "name": f"Item {i}{suffix}", "item-number": f"IT-{i}",
-             "description": f"Description of item {i}", "active": True,
-             "updated-at": "2026-01-01T00:00:00Z", "uom": {"code": "EA"},
-             "commodity": {"name": "Office"}}
+            {
+                "id": i,
+                "name": f"Item {i}{suffix}",
+                "item-number": f"IT-{i}",
+                "description": f"Description of item {i}",
+                "active": True,
+                "updated-at": "2026-01-01T00:00:00Z",
+                "uom": {"code": "EA"},
+                "commodity": {"name": "Office"},
+            }
             for i in range(start, min(start + batch, n + 1))
         ]
 
@@ -163,7 +157,10 @@ def bench_writes(n: int, batch: int, portable: bool = False) -> dict[str, Any]:
             # Raw JSON pages as the client yields them; parsing is part of the cost.
             records = [types.Item.from_json(r) for r in page(start, suffix)]
             import_records(
-                connection=conn, resource="items", records=records, mark_seen=True,
+                connection=conn,
+                resource="items",
+                records=records,
+                mark_seen=True,
                 portable=portable,
             )
         elapsed = time.perf_counter() - started
@@ -172,7 +169,9 @@ def bench_writes(n: int, batch: int, portable: bool = False) -> dict[str, Any]:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--small", action="store_true", help=f"use {SMALL}")
     p.add_argument("--accounts", type=int)
     p.add_argument("--suppliers", type=int)
@@ -181,9 +180,12 @@ def main() -> int:
     p.add_argument("--latency-ms", type=float, default=150.0)
     p.add_argument("--concurrency", type=int, default=8, help="client paging threads")
     p.add_argument("--write-records", type=int, default=50000)
-    p.add_argument("--batch", type=int, default=1000, help="records per upsert (COUPA_SYNC_FLUSH_RECORDS)")
     p.add_argument(
-        "--portable-upsert", action="store_true",
+        "--batch", type=int, default=1000, help="records per upsert (COUPA_SYNC_FLUSH_RECORDS)"
+    )
+    p.add_argument(
+        "--portable-upsert",
+        action="store_true",
         help="write through the portable upsert, also on PostgreSQL (to compare the paths)",
     )
     p.add_argument("--skip-import", action="store_true")
@@ -223,7 +225,9 @@ def main() -> int:
                 f"({imp['retries']} retries, {imp['throttled_429']} 429) in {imp['seconds']} s; "
                 f"rate bound {imp['rate_bound_seconds']} s; ratio {imp['ratio_to_bound']} (goal <= 1.15)"
             )
-            print(f"peak RSS {imp['peak_rss_mb']} MB (before the run {imp['rss_before_mb']} MB; goal < 300 MB)")
+            print(
+                f"peak RSS {imp['peak_rss_mb']} MB (before the run {imp['rss_before_mb']} MB; goal < 300 MB)"
+            )
             if imp["error"]:
                 print(f"error: {imp['error']}")
     return 0

@@ -1,0 +1,151 @@
+"""`make bench`: run every case (docs/benchmarks.md), write the JSON, the report and charts.
+
+Cases run in worker processes (`bench.worker`) with a throwaway database each: PostgreSQL
+when DATABASE_URL is set (case 3 then also runs on SQLite), else SQLite; Redis for the
+rate limiter and caches when REDIS_URL is set. The workers start the sandboxes they need.
+
+Run: .venv/bin/python -m bench [--quick] [--cases 1,2,4] [--reps 3]
+     [--json var/bench/results.json] [--report docs/benchmarks.md] [--charts docs/benchmarks]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.env import ROOT
+from bench.report import render_markdown, write_charts, write_json
+
+#: Every case of the issue, in the order they run; case 3 runs in its own process
+#: (its memory figure is the worker's) once per database.
+ALL_CASES = ["1", "2", "4", "6", "3", "5", "7"]
+OWN_PROCESS = {"3"}
+
+
+def machine() -> dict[str, Any]:
+    """What the report says about the machine."""
+    memory = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    memory = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    try:
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        load = "?"
+    return {
+        "platform": platform.platform(terse=True),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "memory_gb": memory,
+        "load": load,
+        "python": platform.python_version(),
+        "redis": "yes" if os.environ.get("REDIS_URL") else "no",
+    }
+
+
+def plan(cases: list[str], env: dict[str, str]) -> list[tuple[list[str], dict[str, str]]]:
+    """Worker runs: (cases, environment). Case 3 alone, on each database."""
+    shared = [c for c in cases if c not in OWN_PROCESS]
+    runs: list[tuple[list[str], dict[str, str]]] = []
+    if shared:
+        runs.append((shared, env))
+    for case in cases:
+        if case in OWN_PROCESS:
+            runs.append(([case], env))
+            if env.get("DATABASE_URL", "").startswith("postgres"):
+                sqlite = {k: v for k, v in env.items() if k != "DATABASE_URL"}
+                runs.append(([case], sqlite))
+    return runs
+
+
+def run_workers(cases: list[str], *, quick: bool, reps: int) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    for group, env in plan(cases, dict(os.environ)):
+        with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
+            out = Path(tmp.name)
+        cmd = [
+            sys.executable,
+            "-m",
+            "bench.worker",
+            "--cases",
+            ",".join(group),
+            "--reps",
+            str(reps),
+            "--out",
+            str(out),
+        ]
+        if quick:
+            cmd.append("--quick")
+        done = subprocess.run(cmd, cwd=ROOT, env=env, check=False)  # noqa: S603 - our interpreter
+        try:
+            results.extend(json.loads(out.read_text()))
+        except (OSError, ValueError):
+            results.extend({"id": c, "error": f"worker exited {done.returncode}"} for c in group)
+        finally:
+            out.unlink(missing_ok=True)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="tiny sizes (make bench-quick)")
+    p.add_argument("--cases", default=",".join(ALL_CASES))
+    p.add_argument("--reps", type=int, default=3, help="runs of each side, alternating (>= 3)")
+    p.add_argument("--json", default="var/bench/results.json")
+    p.add_argument("--report", default="docs/benchmarks.md")
+    p.add_argument("--charts", default="docs/benchmarks", help="directory of the PNG charts")
+    p.add_argument(
+        "--render-only", action="store_true", help="write the report and charts from --json again"
+    )
+    args = p.parse_args(argv)
+    if args.render_only:
+        saved: dict[str, Any] = json.loads((ROOT / args.json).read_text())
+        report = ROOT / args.report
+        report.write_text(
+            render_markdown(saved, write_charts(saved, ROOT / args.charts, report.parent))
+        )
+        return 0
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = sorted(set(cases) - set(ALL_CASES))
+    if unknown:
+        p.error(f"unknown case(s) {', '.join(unknown)}: choose from {', '.join(ALL_CASES)}")
+    started = time.perf_counter()
+    results: dict[str, Any] = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "quick": args.quick,
+        "reps": args.reps,
+        "command": "make bench-quick" if args.quick else "make bench",
+        "machine": machine(),
+    }
+    results["cases"] = run_workers(cases, quick=args.quick, reps=args.reps)
+    results["databases"] = sorted({c["database"] for c in results["cases"] if c.get("database")})
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    json_path = ROOT / args.json
+    report_path = ROOT / args.report
+    write_json(results, json_path)
+    charts = write_charts(results, ROOT / args.charts, report_path.parent)
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(render_markdown(results, charts))
+    failed = [c["id"] for c in results["cases"] if c.get("error")]
+    print(
+        f"wrote {json_path.relative_to(ROOT)}, {report_path.relative_to(ROOT)} and {len(charts)} chart(s)"
+        f" in {results['seconds']} s" + (f"; failed: case {', '.join(failed)}" if failed else "")
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

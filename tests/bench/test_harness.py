@@ -1,0 +1,146 @@
+"""The benchmark harness's arithmetic, writers and case list, on canned data (no timing)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.__main__ import ALL_CASES, plan
+from bench.cases import CASES, SIZES
+from bench.env import ROOT
+from bench.report import render_markdown, write_charts, write_json
+from bench.summary import goal, metric, percentile, ratio, summarize
+
+
+def test_summarize_gives_median_extremes_and_relative_spread() -> None:
+    s = summarize([3.0, 1.0, 2.0])
+    assert (s["n"], s["median"], s["min"], s["max"]) == (3, 2.0, 1.0, 3.0)
+    assert s["spread"] == 1.0  # (3 - 1) / 2
+    assert summarize([4, 1, 2, 3])["median"] == 2.5
+
+
+def test_summarize_of_nothing_is_empty_not_an_error() -> None:
+    assert summarize([])["median"] is None
+    assert summarize([0.0, 0.0])["spread"] == 0.0
+
+
+def test_ratio_and_percentile() -> None:
+    assert ratio(1.0, 4.0) == 0.25
+    assert ratio(1.0, 0.0) is None
+    assert ratio(None, 2.0) is None
+    assert percentile([1, 2, 3, 4, 5], 0.5) == 3
+    assert percentile([10, 20], 0.95) == pytest.approx(19.5)
+    assert percentile([], 0.5) is None
+
+
+def test_metric_puts_the_baseline_beside_ours_with_the_ratio_of_medians() -> None:
+    m = metric("wall time", [10, 12, 11], [40, 44, 42], unit="s")
+    assert m["ours"]["median"] == 11
+    assert m["baseline"]["median"] == 42
+    assert m["ratio"] == pytest.approx(11 / 42, abs=1e-4)
+    assert metric("peak RSS", [90, 95, 92])["baseline"] is None
+
+
+def test_goal_says_whether_it_is_met_and_by_how_much_it_is_missed() -> None:
+    assert goal("<= 2 requests", 2, 2)["met"] is True
+    missed = goal("utilization >= 0.87", 0.5, 0.87, at_most=False)
+    assert missed["met"] is False
+    assert missed["by"] == pytest.approx(0.575, abs=1e-3)
+    assert goal("not run", None, 1)["met"] is None
+
+
+def _results(quick: bool) -> dict[str, Any]:
+    return {
+        "date": "2026-12-01 10:00 UTC",
+        "quick": quick,
+        "reps": 3,
+        "command": "make bench-quick" if quick else "make bench",
+        "seconds": 123.4,
+        "databases": ["postgresql"],
+        "machine": {
+            "platform": "Linux",
+            "cpus": 2,
+            "memory_gb": 8.0,
+            "load": "0.1",
+            "python": "3.11",
+        },
+        "cases": [
+            {
+                "id": "1",
+                "title": "First import, network bound",
+                "database": "postgresql",
+                "reps": 3,
+                "sizes": {"items": 40000},
+                "options": {"rate": 25},
+                "bound_seconds": 2.0,
+                "metrics": [
+                    metric("wall time", [50.0, 51.0, 52.0], [160.0, 170.0, 165.0], unit="s")
+                ],
+                "goals": [goal("utilization >= 0.87", 0.9, 0.87, at_most=False)],
+                "series": {
+                    "throughput": {
+                        "ours": [(0.0, 0.0), (1.0, 50.0)],
+                        "baseline": [(0.0, 0.0), (2.0, 50.0)],
+                    }
+                },
+                "notes": ["A note."],
+            },
+            {"id": "7", "title": "App under load while syncing", "not_built": True},
+            {"id": "2", "title": "Id layouts", "error": "RuntimeError: boom"},
+        ],
+    }
+
+
+def test_report_shows_machine_date_sizes_and_each_figure_beside_the_baseline() -> None:
+    text = render_markdown(_results(quick=False))
+    assert "2026-12-01 10:00 UTC" in text
+    assert "2 CPUs" in text
+    assert '{"items": 40000}' in text
+    assert "| wall time (s) | 51.0 | 4% (n=3) | 165 | 6% (n=3) | 0.309 |" in text
+    assert "| 1 | utilization >= 0.87 | 0.9 | >= 0.87 | met |" in text
+    assert "Quick run" not in text
+    # Cases in the issue's order; a missing case and a failed one say so.
+    assert text.index("## Case 1") < text.index("## Case 2") < text.index("## Case 7")
+    assert "Not built yet" in text
+    assert "RuntimeError: boom" in text
+
+
+def test_a_quick_report_is_labelled_as_such() -> None:
+    assert "**Quick run**" in render_markdown(_results(quick=True))
+
+
+def test_json_round_trips(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "results.json"
+    write_json(_results(quick=True), path)
+    data = json.loads(path.read_text())
+    assert data["cases"][0]["metrics"][0]["baseline"]["median"] == 165.0
+
+
+def test_charts_are_written_and_linked_relative_to_the_report(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    charts = write_charts(_results(quick=False), tmp_path / "charts", tmp_path)
+    assert charts == {"1:case1-throughput": "charts/case1-throughput.png"}
+    assert (tmp_path / "charts" / "case1-throughput.png").read_bytes()[:4] == b"\x89PNG"
+    assert "![case1-throughput](charts/case1-throughput.png)" in render_markdown(
+        _results(False), charts
+    )
+
+
+def test_bench_quick_covers_every_case_of_the_issue() -> None:
+    assert sorted(ALL_CASES) == sorted(CASES) == [str(n) for n in range(1, 8)]
+    assert all("quick" in SIZES[c] and "full" in SIZES[c] for c in CASES)
+    # Every case runs in some worker; case 3 on PostgreSQL and on SQLite.
+    runs = plan(ALL_CASES, {"DATABASE_URL": "postgres://x/y"})
+    assert sorted(c for group, _ in runs for c in group) == sorted([*ALL_CASES, "3"])
+    assert [env.get("DATABASE_URL") for group, env in runs if group == ["3"]] == [
+        "postgres://x/y",
+        None,
+    ]
+    # `make bench-quick` does not narrow the list.
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("bench-quick: install-dev", 1)[1].split("\n\n", 1)[0]
+    assert "-m bench --quick" in recipe
+    assert "--cases" not in recipe
