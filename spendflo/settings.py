@@ -72,10 +72,25 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "spendflo.middleware.ContentSecurityPolicyMiddleware",
     "spendflo.middleware.RefuseNullCharactersMiddleware",
     "integrations.middleware.JobQueueUnavailableMiddleware",
     "spendflo.users.middleware.OrganizationTimeZoneMiddleware",
 ]
+
+# Pages load everything from the app itself and run no inline script or style
+# (spendflo.middleware.ContentSecurityPolicyMiddleware); the API docs need inline ones.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+CONTENT_SECURITY_POLICY_API_DOCS = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; worker-src 'self' blob:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+CONTENT_SECURITY_POLICY_API_DOCS_PATHS = ("/api/docs/", "/api/redoc/")
 
 ROOT_URLCONF = "spendflo.urls"
 WSGI_APPLICATION = "spendflo.wsgi.application"
