@@ -45,15 +45,11 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.db import connection as db  # noqa: E402
 
+from bench.cases import CHARTS_IMPORTED, LAYOUTS  # noqa: E402
+from bench.env import make_connection, select_charts  # noqa: E402
+
 GOAL_SIZES = {"accounts": 5_000, "suppliers": 10_000, "items": 40_000}
 SMALL_SIZES = {"accounts": 1_000, "suppliers": 2_000, "items": 6_000}
-LAYOUTS: dict[str, dict[str, Any]] = {
-    "dense": {"id_layout": "dense"},
-    "sparse": {"id_layout": "sparse"},
-    "clustered": {"id_layout": "clustered"},
-    "selective": {"id_layout": "dense", "account_types": 30, "inactive_share": "items=0.95"},
-}
-CHARTS_IMPORTED = {"selective": 2}
 BIG = ("accounts", "vendors", "items")
 
 
@@ -73,16 +69,11 @@ def per_path(stats: dict[str, Any]) -> dict[str, int]:
 
 
 def run_layout(name: str, sizes: dict[str, int], rate: float, latency_ms: float) -> dict[str, Any]:
-    from coupa.client.connection import client_for
-    from coupa.models import ChartOfAccounts
-    from coupa.reference.importers import import_charts
     from coupa.reference.registry import RESOURCES
     from coupa.reference.sync import sync_request
-    from coupa.reference.walk import charts_fetch_active, sync_run_execute
+    from coupa.reference.walk import sync_run_execute
     from coupa.sandbox.testing import running_sandbox
-    from integrations.crypto import encrypt
-    from integrations.models import Connection, SyncRun
-    from spendflo.organizations.models import Organization
+    from integrations.models import SyncRun
 
     paths = {spec.name: spec.path for spec in RESOURCES.values()}
     options = {**sizes, **LAYOUTS[name]}
@@ -95,23 +86,8 @@ def run_layout(name: str, sizes: dict[str, int], rate: float, latency_ms: float)
         startup_timeout=300,
         **options,
     ) as sandbox:
-        settings.COUPA_ALLOWED_HOSTS = [sandbox.base_url]
-        org = Organization.objects.create(slug=f"bench-{name}-{time.time_ns()}", name="Bench")
-        conn = Connection.objects.create(
-            organization=org,
-            host=sandbox.base_url.split("//")[1],
-            base_url=sandbox.base_url,
-            provider_settings={"client_id": sandbox.client_id, "post_token_pause": 0.0},
-            secret_encrypted=encrypt(sandbox.client_secret),
-            state=Connection.State.CONNECTED,
-            rate_limit=rate,
-            rate_burst=10,
-        )
-        with client_for(conn) as client:
-            import_charts(connection=conn, records=charts_fetch_active(client))
-        charts = list(ChartOfAccounts.objects.filter(connection=conn).order_by("external_id"))
-        chosen = charts[: CHARTS_IMPORTED.get(name, len(charts))]
-        ChartOfAccounts.objects.filter(pk__in=[c.pk for c in chosen]).update(selected=True)
+        conn = make_connection(sandbox, rate=rate, label=name)
+        select_charts(conn, CHARTS_IMPORTED.get(name))
 
         def sync(resources: list[str] | None, trigger: str) -> tuple[Any, dict[str, int], float]:
             time.sleep(1.0)  # let the sandbox's bucket refill between phases
