@@ -118,13 +118,15 @@ class _Slice:
     density: float  # records per id expected before the slice has data of its own
     records: int = 0
 
+    def expected_density(self) -> float:
+        """Records per id: what the slice has seen, else what it was given."""
+        walked = self.cursor - self.start
+        return min(1.0, self.records / walked) if self.records and walked > 0 else self.density
+
     def remaining(self, top: int) -> float:
         """Records still expected in the slice (`top`: the highest id known)."""
         end = top if self.hi is None else self.hi
-        width = max(0, end - self.cursor)
-        walked = self.cursor - self.start
-        density = self.records / walked if self.records and walked > 0 else self.density
-        return width * min(1.0, density)
+        return max(0, end - self.cursor) * self.expected_density()
 
 
 _TOP = object()  # a worker's task: ask for the highest id
@@ -182,8 +184,7 @@ class _Scheduler:
             return None
         # The thief gets (mid, hi]; the owner keeps (cursor, mid] and drops anything
         # above mid from the page it may have in flight (see `advance`).
-        density = best.records / max(1, best.cursor - best.start) if best.records else best.density
-        stolen = _Slice(cursor=mid, hi=best.hi, start=mid, density=density)
+        stolen = _Slice(cursor=mid, hi=best.hi, start=mid, density=best.expected_density())
         best.hi = mid
         self._active.append(stolen)
         self._slices += 1
