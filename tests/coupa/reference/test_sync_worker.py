@@ -76,19 +76,24 @@ def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 90.0) -> 
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _connected(organization, admin_user, sandbox, settings) -> Connection:
+    """Connect and validate in-process (no worker yet), with the client's rate lifted."""
+    settings.COUPA_ALLOWED_HOSTS = [sandbox.base_url]
+    validation = coupa_connect(
+        organization=organization, user=admin_user, enqueue=False,
+        data=ConnectionInput(sandbox.base_url, sandbox.client_id, sandbox.client_secret),
+    )
+    validation = connection_validate(validation_id=validation.pk)
+    assert validation.state == "succeeded", validation.error
+    Connection.objects.filter(pk=validation.connection_id).update(rate_limit=5000.0, rate_burst=500)
+    return Connection.objects.get(pk=validation.connection_id)
+
+
 def test_killed_worker_leaves_a_stale_run_and_the_next_trigger_heals(
     organization, admin_user, settings, start_worker
 ) -> None:
     with running_sandbox(rate=0, accounts=200, suppliers=300, items=1500) as sandbox:
-        settings.COUPA_ALLOWED_HOSTS = [sandbox.base_url]
-        validation = coupa_connect(
-            organization=organization, user=admin_user, enqueue=False,
-            data=ConnectionInput(sandbox.base_url, sandbox.client_id, sandbox.client_secret),
-        )
-        validation = connection_validate(validation_id=validation.pk)
-        assert validation.state == "succeeded", validation.error
-        connection = Connection.objects.get(pk=validation.connection_id)
-        Connection.objects.filter(pk=connection.pk).update(rate_limit=5000.0, rate_burst=500)
+        connection = _connected(organization, admin_user, sandbox, settings)
         charts = load_charts(connection)
         ChartOfAccounts.objects.filter(pk__in=[c.pk for c in charts[:2]]).update(selected=True)
 
@@ -137,15 +142,7 @@ def test_beat_fails_the_run_of_a_killed_worker_and_a_follow_up_starts(
     organization, admin_user, settings, start_worker
 ) -> None:
     with running_sandbox(rate=0, accounts=50, suppliers=300, items=100) as sandbox:
-        settings.COUPA_ALLOWED_HOSTS = [sandbox.base_url]
-        validation = coupa_connect(
-            organization=organization, user=admin_user, enqueue=False,
-            data=ConnectionInput(sandbox.base_url, sandbox.client_id, sandbox.client_secret),
-        )
-        validation = connection_validate(validation_id=validation.pk)
-        assert validation.state == "succeeded", validation.error
-        connection = Connection.objects.get(pk=validation.connection_id)
-        Connection.objects.filter(pk=connection.pk).update(rate_limit=5000.0, rate_burst=500)
+        connection = _connected(organization, admin_user, sandbox, settings)
 
         # The second page of vendors hangs until its client is gone: the run is running,
         # one page in, when its worker is killed.
