@@ -4,8 +4,11 @@ Cases run in worker processes (`bench.worker`) with a throwaway database each: P
 when DATABASE_URL is set (case 3 then also runs on SQLite), else SQLite; Redis for the
 rate limiter and caches when REDIS_URL is set. The workers start the sandboxes they need.
 
-Run: .venv/bin/python -m bench [--quick] [--cases 1,2,4] [--reps 3]
+Run: .venv/bin/python -m bench [--quick] [--cases 1,2,4] [--reps 3] [--merge]
      [--json var/bench/results.json] [--report docs/benchmarks.md] [--charts docs/benchmarks]
+
+--merge keeps the cases already in --json that this run does not repeat, so one case can be
+run again (after a fix, say) without rerunning the rest; each case in the report says when it ran.
 """
 
 from __future__ import annotations
@@ -99,6 +102,19 @@ def run_workers(cases: list[str], *, quick: bool, reps: int) -> list[dict[str, A
     return results
 
 
+def merged(new: list[dict[str, Any]], path: Path, *, quick: bool) -> list[dict[str, Any]]:
+    """`new` plus the cases of an earlier run at the same sizes that `new` does not repeat."""
+    try:
+        earlier: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return new
+    if bool(earlier.get("quick")) != quick:
+        raise SystemExit(f"--merge: {path} holds a {'quick' if earlier.get('quick') else 'full'} run")
+    rerun = {(c["id"], c.get("database")) for c in new}
+    kept = [c for c in earlier.get("cases", []) if (c["id"], c.get("database")) not in rerun]
+    return kept + new
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny sizes (make bench-quick)")
@@ -107,6 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", default="var/bench/results.json")
     p.add_argument("--report", default="docs/benchmarks.md")
     p.add_argument("--charts", default="docs/benchmarks", help="directory of the PNG charts")
+    p.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the cases of --json this run does not repeat (same sizes only)",
+    )
     p.add_argument(
         "--render-only", action="store_true", help="write the report and charts from --json again"
     )
@@ -131,9 +152,11 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
     }
     results["cases"] = run_workers(cases, quick=args.quick, reps=args.reps)
+    json_path = ROOT / args.json
+    if args.merge:
+        results["cases"] = merged(results["cases"], json_path, quick=args.quick)
     results["databases"] = sorted({c["database"] for c in results["cases"] if c.get("database")})
     results["seconds"] = round(time.perf_counter() - started, 1)
-    json_path = ROOT / args.json
     report_path = ROOT / args.report
     write_json(results, json_path)
     charts = write_charts(results, ROOT / args.charts, report_path.parent)

@@ -69,9 +69,16 @@ def render_markdown(results: dict[str, Any], charts: dict[str, str] | None = Non
             "> runs; they are not the figures the goals are about. `make bench` writes the full ones.",
             "",
         ]
+    dates = sorted(c["date"] for c in results.get("cases", []) if c.get("date"))
+    started = str(results.get("date", "?"))
+    when = (
+        f"with cases run from {dates[0]} to {dates[-1]} (each case says when)"
+        if dates and dates[0] < started  # cases kept from an earlier run (--merge)
+        else f"on {started} in {fmt(results.get('seconds'))} s"
+    )
     lines += [
-        f"Produced by `{results.get('command', 'make bench')}` on {results.get('date', '?')} "
-        f"in {fmt(results.get('seconds'))} s, {results.get('reps', '?')} alternating runs of each side.",
+        f"Produced by `{results.get('command', 'make bench')}` {when}, "
+        f"{results.get('reps', '?')} alternating runs of each side.",
         "",
         f"- Machine: {m.get('platform', '?')}, {m.get('cpus', '?')} CPUs, {fmt(m.get('memory_gb'))} GB RAM, "
         f"load average {m.get('load', '?')} at the start; Python {m.get('python', '?')}.",
@@ -122,7 +129,12 @@ def render_markdown(results: dict[str, Any], charts: dict[str, str] | None = Non
             f"Sizes: {json.dumps(case.get('sizes', {}))}. Options: {json.dumps(case.get('options', {}))}."
         )
         lines.append(
-            f"Runs: {case.get('reps')} per side; the case took {fmt(case.get('case_seconds'))} s."
+            f"Runs: {case.get('reps')} per side; the case took {fmt(case.get('case_seconds'))} s"
+            + (
+                f", started {case['date']} (load average {case.get('load', '?')})."
+                if case.get("date")
+                else "."
+            )
         )
         lines += [
             "",

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import traceback
+from datetime import UTC, datetime
 from typing import Any
 
 from bench.env import django_setup
@@ -34,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
             title, run = CASES[case_id]
             print(f"== case {case_id}: {title} ({vendor})", file=sys.stderr, flush=True)
             started = time.perf_counter()
+            date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+            load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
             try:
                 result = run(quick=args.quick, reps=args.reps)
             except Exception as exc:  # one failing case must not lose the others
@@ -44,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
                 id=case_id,
                 database=result.get("database", db.vendor),
                 reps=args.reps,
+                date=date,
+                load=load,
                 case_seconds=round(time.perf_counter() - started, 1),
             )
             results.append(result)
