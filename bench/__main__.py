@@ -109,7 +109,9 @@ def merged(new: list[dict[str, Any]], path: Path, *, quick: bool) -> list[dict[s
     except (OSError, ValueError):
         return new
     if bool(earlier.get("quick")) != quick:
-        raise SystemExit(f"--merge: {path} holds a {'quick' if earlier.get('quick') else 'full'} run")
+        raise SystemExit(
+            f"--merge: {path} holds a {'quick' if earlier.get('quick') else 'full'} run"
+        )
     rerun = {(c["id"], c.get("database")) for c in new}
     kept = [c for c in earlier.get("cases", []) if (c["id"], c.get("database")) not in rerun]
     return kept + new
@@ -164,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     report_path.write_text(render_markdown(results, charts))
     failed = [c["id"] for c in results["cases"] if c.get("error")]
     print(
-        f"wrote {json_path.relative_to(ROOT)}, {report_path.relative_to(ROOT)} and {len(charts)} chart(s)"
+        f"wrote {args.json}, {args.report} and {len(charts)} chart(s)"
         f" in {results['seconds']} s" + (f"; failed: case {', '.join(failed)}" if failed else "")
     )
     return 1 if failed else 0

@@ -19,7 +19,16 @@ from typing import Any
 from django.conf import settings
 
 from bench.baselines import baseline_import, baseline_pr_sync
-from bench.env import PeakRss, Sampler, make_connection, refill, rss_mb, select_charts
+from bench.env import (
+    PeakRss,
+    Sampler,
+    celery_worker,
+    database_url,
+    make_connection,
+    refill,
+    rss_mb,
+    select_charts,
+)
 from bench.summary import goal, metric
 
 BIG = ["accounts", "vendors", "items"]
@@ -650,7 +659,21 @@ def case_database(*, quick: bool, reps: int) -> dict[str, Any]:
 # -- case 5 ------------------------------------------------------------------------------
 
 PR_FAULTS = {"fault_503": 0.02, "fault_reset": 0.01, "fault_lost_response": 0.02}
-PR_WORKERS = 8  # concurrent creations, as a Celery worker with 8 processes runs them
+PR_WORKERS = 8  # the Celery worker's processes: concurrent creations
+PR_DEADLINE_S = 120.0  # COUPA_PUSH_DEADLINE of the case
+
+
+def _wait_settled(pks: list[int], *, deadline: float) -> int:
+    """Wait until none of the requisitions is pending or sending (or `deadline` s pass);
+    return how many were created."""
+    from coupa.models import Requisition
+
+    rows = Requisition.objects.filter(pk__in=pks)
+    open_states = [Requisition.State.PENDING, Requisition.State.SENDING]
+    until = time.monotonic() + deadline
+    while rows.filter(state__in=open_states).exists() and time.monotonic() < until:
+        time.sleep(0.05)
+    return rows.filter(state=Requisition.State.CREATED).count()
 
 
 def _pr_world(sandbox: Any, rate: float) -> tuple[Any, Any, Any, dict[str, Any]]:
@@ -753,13 +776,10 @@ def _pr_batch(
 
 def case_pr_creation(*, quick: bool, reps: int) -> dict[str, Any]:
     """Create N submitted requests' requisitions at the rate budget, with 5% faults."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from django.db import connection as db_connection
 
     from bench.baselines import baseline_pr_create
-    from coupa.models import Requisition
-    from coupa.requisitions.push import requisition_create
+    from coupa.tasks import requisition_create_task
 
     n = SIZES["5"]["quick" if quick else "full"]["requests"]
     net = network(quick)
@@ -769,11 +789,18 @@ def case_pr_creation(*, quick: bool, reps: int) -> dict[str, Any]:
         for key in ("per_s", "budget", "in_sandbox", "duplicates", "requests", "failed")
     }
     sync_share: list[float] = []
-    settings.COUPA_PUSH_DEADLINE = 120.0
+    settings.COUPA_PUSH_DEADLINE = PR_DEADLINE_S
     sync_items = SIZES["1"]["quick" if quick else "full"]["items"]
-    with _sandbox(
-        **net, accounts=40, suppliers=30, items=sync_items, fault_methods="POST", **PR_FAULTS
-    ) as sandbox:
+    with (
+        _sandbox(
+            **net, accounts=40, suppliers=30, items=sync_items, fault_methods="POST", **PR_FAULTS
+        ) as sandbox,
+        celery_worker(
+            concurrency=PR_WORKERS,
+            sandboxes=[sandbox],
+            env={"COUPA_PUSH_DEADLINE": str(PR_DEADLINE_S)},
+        ),
+    ):
         conn, version, requester, answers = _pr_world(sandbox, rate)
         counter = [1]
 
@@ -804,18 +831,11 @@ def case_pr_creation(*, quick: bool, reps: int) -> dict[str, Any]:
                 sync.start()
             started = time.perf_counter()
             if side != "baseline":
-
-                def create(pk: int) -> None:
-                    try:
-                        requisition_create(requisition_id=pk)
-                    finally:
-                        db_connection.close()  # the thread's own connection
-
-                with ThreadPoolExecutor(PR_WORKERS) as pool:
-                    list(pool.map(create, [r.pk for r in rows]))
-                created = Requisition.objects.filter(
-                    pk__in=[r.pk for r in rows], state=Requisition.State.CREATED
-                ).count()
+                # As requisition_send queues them: one task per requisition, which the
+                # worker's processes take as they come.
+                for r in rows:
+                    requisition_create_task.delay(r.pk)
+                created = _wait_settled([r.pk for r in rows], deadline=PR_DEADLINE_S + 60)
             else:
                 created = baseline_pr_create(requisitions=rows)
             elapsed = time.perf_counter() - started
@@ -891,7 +911,9 @@ def case_pr_creation(*, quick: bool, reps: int) -> dict[str, Any]:
         ],
         "series": {},
         "notes": [
-            f"{PR_WORKERS} creations at a time (threads standing in for a worker's processes); "
+            f"Ours: one task per requisition, queued as requisition_send queues it, taken by a "
+            f"Celery worker of {PR_WORKERS} processes (threads on SQLite); the time runs from "
+            "the first task queued to the last requisition settled. "
             "faults on POSTs only: 2% 503, 1% reset before handling, 2% lost responses (created, no reply).",
             "The baseline posts one requisition at a time and, on an error, posts it again "
             "(up to 3 times) without looking it up: a lost response becomes a duplicate.",
@@ -905,19 +927,6 @@ def case_pr_creation(*, quick: bool, reps: int) -> dict[str, Any]:
 # -- case 7 ------------------------------------------------------------------------------
 
 APP_GOALS_MS = {"list": 300.0, "toggle": 100.0, "picker": 100.0}
-
-
-def _database_url() -> str:
-    """A URL of the throwaway database, for the processes the case starts."""
-    from django.db import connection as db
-
-    d = db.settings_dict
-    if db.vendor == "sqlite":
-        return f"sqlite:///{d['NAME']}"
-    auth = d.get("USER") or ""
-    if d.get("PASSWORD"):
-        auth += f":{d['PASSWORD']}"
-    return f"postgres://{auth}@{d.get('HOST') or '127.0.0.1'}:{d.get('PORT') or 5432}/{d['NAME']}"
 
 
 def _free_port() -> int:
@@ -1018,7 +1027,7 @@ def case_app_load(*, quick: bool, reps: int) -> dict[str, Any]:
         with _sandbox(**net, **sync_sizes) as sync_sandbox:
             env = {
                 **os.environ,
-                "DATABASE_URL": _database_url(),
+                "DATABASE_URL": database_url(),
                 "COUPA_ALLOWED_HOSTS": ",".join([sync_sandbox.base_url, app_sandbox.base_url]),
                 "SECURE_SSL_REDIRECT": "false",
                 "SESSION_COOKIE_SECURE": "false",
@@ -1026,10 +1035,9 @@ def case_app_load(*, quick: bool, reps: int) -> dict[str, Any]:
                 "SECURE_HSTS_SECONDS": "0",
                 "ALLOWED_HOSTS": "127.0.0.1,localhost",
             }
-            # Submissions queue their PR creation in the web processes' memory: no worker
-            # creates them while the case runs (case 5 measures creation).
-            web_env = {**env, "CELERY_BROKER_URL": "memory://"}
-            web, url = _web_server(web_env)
+            # Submissions queue their PR creation; a worker creates them in the app's
+            # sandbox while the load runs, as in production.
+            web, url = _web_server(env)
             try:
 
                 def measure(side: str) -> None:
@@ -1068,7 +1076,8 @@ def case_app_load(*, quick: bool, reps: int) -> dict[str, Any]:
                     )
                     runs[side].append(load.samples)
 
-                _alternate(reps, lambda: measure("ours"), lambda: measure("baseline"))
+                with celery_worker(concurrency=2, sandboxes=[app_sandbox]):
+                    _alternate(reps, lambda: measure("ours"), lambda: measure("baseline"))
             finally:
                 web.terminate()
                 web.wait(timeout=30)
@@ -1130,8 +1139,8 @@ def case_app_load(*, quick: bool, reps: int) -> dict[str, Any]:
             "requesters (item picker search, a request submitted through the API); they run "
             f"until the background import ends (at most {cfg['deadline_s']:g} s, then it is "
             "stopped). Percentiles pool every run of a side.",
-            "Submitted requests queue their PR creation (an in-memory broker); no worker creates "
-            "them during the case.",
+            "Submitted requests queue their PR creation; a Celery worker (2 processes) creates "
+            "them in the app's own unthrottled sandbox during the case.",
             "The goals are about PostgreSQL; on SQLite writers wait for one another.",
         ],
     }

@@ -30,6 +30,9 @@ def django_setup() -> None:
     os.environ.setdefault("SECRET_KEY", "bench-only")
     # Notifications of the PR/PO sync go nowhere (the console would drown the output).
     os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
+    if not os.environ.get("CELERY_BROKER_URL") and not os.environ.get("REDIS_URL"):
+        # The embedded broker in a folder of this run's own, never `make run`'s.
+        os.environ["CELERY_FILESYSTEM_BROKER_DIR"] = tempfile.mkdtemp(prefix="bench-broker-")
     if not os.environ.get("FIELD_ENCRYPTION_KEY"):
         from cryptography.fernet import Fernet
 
@@ -61,6 +64,76 @@ def throwaway_database() -> Iterator[str]:
             db.creation.destroy_test_db(name, verbosity=0)
         except Exception as exc:  # the figures are written; a leftover database is not fatal
             print(f"could not drop the benchmark database {name}: {exc}", file=sys.stderr)
+
+
+def database_url() -> str:
+    """A URL of the throwaway database, for the processes a case starts."""
+    from django.db import connection as db
+
+    d = db.settings_dict
+    if db.vendor == "sqlite":
+        return f"sqlite:///{d['NAME']}"
+    auth = d.get("USER") or ""
+    if d.get("PASSWORD"):
+        auth += f":{d['PASSWORD']}"
+    return f"postgres://{auth}@{d.get('HOST') or '127.0.0.1'}:{d.get('PORT') or 5432}/{d['NAME']}"
+
+
+@contextlib.contextmanager
+def celery_worker(
+    *, concurrency: int, sandboxes: list[Any], env: dict[str, str] | None = None
+) -> Iterator[None]:
+    """A Celery worker of the project on the throwaway database and this process's broker,
+    as production runs it (prefork) on PostgreSQL; threads on SQLite, whose writers would
+    otherwise lock each other out across processes. It may call `sandboxes` (their exact
+    origins are allowed). Queued messages of an earlier case are purged first; the worker
+    is stopped (SIGTERM, then SIGKILL) at the end."""
+    import subprocess
+
+    from django.conf import settings
+    from django.db import connection as db
+
+    from spendflo.celery import app, ensure_broker_folders
+
+    ensure_broker_folders()
+    app.control.purge()
+    pool = ["--pool", "prefork"] if db.vendor == "postgresql" else ["--pool", "threads"]
+    allowed = ",".join([*settings.COUPA_ALLOWED_HOSTS, *(s.base_url for s in sandboxes)])
+    proc = subprocess.Popen(  # noqa: S603 - our interpreter and the project's app
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "spendflo",
+            "--quiet",
+            "worker",
+            "--loglevel",
+            "WARNING",
+            "--concurrency",
+            str(concurrency),
+            *pool,
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "COUPA_ALLOWED_HOSTS": allowed,
+            **(env or {}),
+        },
+    )
+    try:
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 def make_connection(sandbox: Any, *, rate: float, label: str, burst: int = 10) -> Any:

@@ -99,8 +99,22 @@ class Row:
 # --- reading ----------------------------------------------------------------------------
 
 
-def _connection(version: WorkflowVersion) -> Connection | None:
-    return connection_current(organization=version.workflow.organization)
+class CurrentConnection:
+    """The default of a `connection` argument: the organization's current connection,
+    looked up. A caller that has it already (the push, building one requisition) passes
+    it, and the readings below look it up once instead of once each."""
+
+
+CURRENT = CurrentConnection()
+
+
+def version_connection(
+    version: WorkflowVersion, connection: Connection | CurrentConnection | None = CURRENT
+) -> Connection | None:
+    """`connection`, or the version's organization's current connection for CURRENT."""
+    if isinstance(connection, CurrentConnection):
+        return connection_current(organization=version.workflow.organization)
+    return connection
 
 
 def _custom_fields(connection: Connection | None) -> list[CustomFieldDefinition]:
@@ -109,9 +123,11 @@ def _custom_fields(connection: Connection | None) -> list[CustomFieldDefinition]
     return list(connection.custom_fields.all())
 
 
-def pr_fields_for(version: WorkflowVersion) -> list[PrField]:
+def pr_fields_for(
+    version: WorkflowVersion, *, connection: Connection | CurrentConnection | None = CURRENT
+) -> list[PrField]:
     """The mappable fields for a version: standard ones and its instance's custom fields."""
-    return pr_field_list(_custom_fields(_connection(version)))
+    return pr_field_list(_custom_fields(version_connection(version, connection)))
 
 
 def _mappings(version: WorkflowVersion) -> dict[str, FieldMapping]:
@@ -259,13 +275,13 @@ def _record(kind: str, value: Any, connection: Connection | None) -> Model | Non
 
 
 def _suggest(
-    pr: PrField, version: WorkflowVersion, fields: list[FormField], taken: set[int]
+    pr: PrField, pr_fields: list[PrField], fields: list[FormField], taken: set[int]
 ) -> Suggestion | None:
     """A source for an unmapped field: by name and type, else a sensible default."""
     words = [w.lower() for w in pr.suggest]
     best: tuple[int, FormField] | None = None
     header_twin = pr.level == "line" and any(
-        f.level == "header" and f.coupa_key == pr.coupa_key for f in pr_fields_for(version)
+        f.level == "header" and f.coupa_key == pr.coupa_key for f in pr_fields
     )
     for ff in fields:
         if not pr.accepts_form_field(ff):
@@ -296,15 +312,18 @@ def _suggest(
     return None
 
 
-def mapping_table(version: WorkflowVersion) -> list[Row]:
+def mapping_table(
+    version: WorkflowVersion, *, connection: Connection | CurrentConnection | None = CURRENT
+) -> list[Row]:
     """The mapping page's rows: every Coupa field, its mapping, lock, problems, suggestion."""
-    connection = _connection(version)
+    connection = version_connection(version, connection)
     mappings = _mappings(version)
     line_type = _line_type(mappings)
     fields = list(version.fields.all())
     taken = {m.form_field_id for m in mappings.values() if m.form_field_id}
+    pr_fields = pr_field_list(_custom_fields(connection))
     rows = []
-    for pr in pr_fields_for(version):
+    for pr in pr_fields:
         mapping = mappings.get(pr.key)
         applies = not (
             pr.key in ("line.quantity", "line.uom") and line_type == "RequisitionAmountLine"
@@ -321,7 +340,7 @@ def mapping_table(version: WorkflowVersion) -> list[Row]:
             if problem:
                 row.problems.append(problem)
         elif applies:
-            row.suggestion = _suggest(pr, version, fields, taken)
+            row.suggestion = _suggest(pr, pr_fields, fields, taken)
         problem = _requirement_problem(pr, mappings)
         if problem and not (pr.required == "description_or_item" and pr.key == "line.item"):
             row.problems.append(problem)
@@ -335,9 +354,11 @@ def _locked(pr: PrField, mappings: Mapping[str, FieldMapping]) -> bool:
     return _requirement_problem(pr, without) is not None
 
 
-def connection_problems(version: WorkflowVersion) -> list[Problem]:
+def connection_problems(
+    version: WorkflowVersion, *, connection: Connection | CurrentConnection | None = CURRENT
+) -> list[Problem]:
     """What about the organization's Coupa connection keeps the version from publishing."""
-    connection = _connection(version)
+    connection = version_connection(version, connection)
     if connection is None:
         return [Problem("", "Coupa is not connected: connect it under Settings → Integrations.")]
     blocker = connection_sync_blocker(connection)
@@ -346,14 +367,17 @@ def connection_problems(version: WorkflowVersion) -> list[Problem]:
     return []
 
 
-def mapping_problems(version: WorkflowVersion) -> list[Problem]:
+def mapping_problems(
+    version: WorkflowVersion, *, connection: Connection | CurrentConnection | None = CURRENT
+) -> list[Problem]:
     """Everything that keeps the version from being published, each in words."""
-    problems: list[Problem] = connection_problems(version)
+    connection = version_connection(version, connection)
+    problems: list[Problem] = connection_problems(version, connection=connection)
     if not version.fields.filter(group=FormField.Group.LINE).exists():
         problems.append(
             Problem("", "The form has no line fields: a Coupa requisition needs at least one line.")
         )
-    for row in mapping_table(version):
+    for row in mapping_table(version, connection=connection):
         label = row.field.label
         problems.extend(
             # "Requested by is required…" names its field already; others get it in front.
@@ -411,7 +435,7 @@ def mapping_set(
         value,
         default,
     )
-    connection = _connection(version)
+    connection = version_connection(version)
     mappings = _mappings(version)
     problem = _source_problem(pr, mapping, connection, _line_type(mappings))
     if problem:

@@ -40,7 +40,13 @@ from coupa.requisitions.fields import (
     TITLE,
     PrField,
 )
-from coupa.requisitions.mapping import Problem, pr_fields_for
+from coupa.requisitions.mapping import (
+    CURRENT,
+    CurrentConnection,
+    Problem,
+    pr_fields_for,
+    version_connection,
+)
 from coupa.spec import SpecValidator
 from integrations.models import Connection, FieldMapping
 from integrations.selectors import connection_current
@@ -264,16 +270,18 @@ def requisition_payload(
     answers: Mapping[str, Any],
     requester: User,
     info: RequestInfo,
+    connection: Connection | CurrentConnection | None = CURRENT,
 ) -> BuildResult:
-    """The requisition body for these answers, and every problem found building it."""
-    connection = connection_current(organization=version.workflow.organization)
+    """The requisition body for these answers, and every problem found building it
+    (`connection`: the organization's current one, when the caller has it already)."""
+    connection = version_connection(version, connection)
     builder = _Builder(version, connection, requester, info)
     mappings = {m.target: m for m in version.mappings.select_related("form_field")}
     request = answers.get("request") or {}
     lines = answers.get("lines") or []
     if not isinstance(request, Mapping) or not isinstance(lines, list):
         return BuildResult({}, [Problem("", 'Answers must be {"request": {...}, "lines": [...]}.')])
-    prs = pr_fields_for(version)
+    prs = pr_fields_for(version, connection=connection)
     header: dict[str, Any] = {}
     for pr in prs:
         if pr.level == "header":
@@ -320,10 +328,15 @@ def _check_line(builder: _Builder, prs: list[PrField], line: Mapping[str, Any], 
         )
 
 
-def validate_r39(version: WorkflowVersion, payload: Mapping[str, Any]) -> list[Problem]:
+def validate_r39(
+    version: WorkflowVersion,
+    payload: Mapping[str, Any],
+    *,
+    connection: Connection | CurrentConnection | None = CURRENT,
+) -> list[Problem]:
     """The payload checked by the R39 validator at the agreed strictness (coupa-api.md 9b)."""
     custom: dict[str, list[str]] = {"RequisitionHeader": [], "RequisitionLine": []}
-    for pr in pr_fields_for(version):
+    for pr in pr_fields_for(version, connection=connection):
         if pr.custom is not None:
             custom["RequisitionHeader" if pr.level == "header" else "RequisitionLine"].append(
                 pr.coupa_key

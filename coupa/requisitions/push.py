@@ -339,16 +339,22 @@ def _build(requisition: Requisition) -> tuple[dict[str, Any], list[str]]:
     """The body to post, from the frozen version's mapping and the request's answers."""
     request = requisition.request
     version = request.version
-    problems = [p.message for p in mapping_problems(version)]
+    # Looked up once for the three readings below (each would look it up again).
+    current = connection_current(organization=request.organization)
+    problems = [p.message for p in mapping_problems(version, connection=current)]
     info = RequestInfo(title=request.title, number=request.reference, link=_request_link(request))
     built = requisition_payload(
-        version=version, answers=request.answers, requester=request.requester, info=info
+        version=version,
+        answers=request.answers,
+        requester=request.requester,
+        info=info,
+        connection=current,
     )
     problems += [p.message for p in built.problems]
     body = dict(built.payload)
     field = marker_field(requisition.connection)
     if not problems:
-        problems += [p.message for p in validate_r39(version, body)]
+        problems += [p.message for p in validate_r39(version, body, connection=current)]
     if field:
         # A header custom field, sent top-level as the mapping sends custom fields (the
         # validator knows only the version's declared ones, so it checks the body without).

@@ -10,7 +10,7 @@ import pytest
 from coupa.models import CoupaUser, Uom
 from coupa.reference.services import charts_select
 from coupa.reference.walk import sync_run_execute
-from coupa.requisitions.mapping import mapping_accept_suggestions, mapping_problems
+from coupa.requisitions.mapping import mapping_accept_suggestions, mapping_problems, mapping_set
 from integrations.models import Connection
 from spendflo.users.models import User
 from spendflo.workflows.models import FormField, Workflow, WorkflowVersion
@@ -37,6 +37,17 @@ class Setup:
     fields: dict[str, FormField]
     records: dict[str, Any]
     admin: User
+
+    def complete_mapping(self) -> None:
+        """Accept the suggestions and give the unit of measure a constant: nothing is missing."""
+        mapping_accept_suggestions(version=self.version, user=self.admin)
+        mapping_set(
+            version=self.version,
+            target="line.uom",
+            source="constant",
+            value={"id": self.records["uom"].pk},
+            user=self.admin,
+        )
 
 
 FORM = [

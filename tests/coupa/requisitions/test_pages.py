@@ -9,7 +9,7 @@ import pytest
 import respx
 from django.urls import reverse
 
-from coupa.requisitions.mapping import mapping_accept_suggestions, mapping_problems, mapping_set
+from coupa.requisitions.mapping import mapping_problems
 from integrations.models import CustomFieldDefinition, FieldMapping
 from spendflo.audit.models import AuditEvent
 from spendflo.workflows.services import version_publish
@@ -23,18 +23,6 @@ def _url(name: str, setup: Setup, **kw: Any) -> str:
     return reverse(
         f"coupa:{name}",
         kwargs={"workflow_id": setup.workflow.pk, "number": setup.version.number, **kw},
-    )
-
-
-def _complete(setup: Setup) -> None:
-    """Accept the suggestions and give the unit of measure a constant: nothing is missing."""
-    mapping_accept_suggestions(version=setup.version, user=setup.admin)
-    mapping_set(
-        version=setup.version,
-        target="line.uom",
-        source="constant",
-        value={"id": setup.records["uom"].pk},
-        user=setup.admin,
     )
 
 
@@ -271,7 +259,7 @@ def test_a_standard_name_is_not_a_custom_field(client_as: Any, setup: Setup) -> 
 
 
 def test_a_published_version_mapping_is_read_only(client_as: Any, setup: Setup) -> None:
-    _complete(setup)
+    setup.complete_mapping()
     version_publish(version=setup.version, user=setup.admin)
     client = client_as(setup.admin)
     page = client.get(_url("mapping", setup)).content.decode()
@@ -281,7 +269,7 @@ def test_a_published_version_mapping_is_read_only(client_as: Any, setup: Setup) 
 
 
 def test_preview_shows_sample_answers_payload_and_no_problems(client_as: Any, setup: Setup) -> None:
-    _complete(setup)
+    setup.complete_mapping()
     client = client_as(setup.admin)
     page = client.get(_url("preview", setup)).content.decode()
     assert 'data-testid="no-problems"' in page
@@ -300,7 +288,7 @@ def _unescape(text: str) -> str:
 
 def test_preview_answers_are_editable_and_problems_grouped(client_as: Any, setup: Setup) -> None:
     """Edited answers change the payload; an empty required answer is an answers problem."""
-    _complete(setup)
+    setup.complete_mapping()
     client = client_as(setup.admin)
     data = {
         "lines": "1",
@@ -334,7 +322,7 @@ def test_preview_lists_mapping_problems_linked_to_their_rows(client_as: Any, set
 def test_test_draft_shows_the_created_requisition(
     client_as: Any, setup: Setup, respx_mock: respx.MockRouter
 ) -> None:
-    _complete(setup)
+    setup.complete_mapping()
     base = setup.connection.base_url.rstrip("/")
     respx_mock.post(f"{base}/oauth2/token").respond(
         200, json={"access_token": "t", "expires_in": 3600, "token_type": "bearer"}
@@ -350,7 +338,7 @@ def test_test_draft_shows_the_created_requisition(
 def test_test_draft_shows_coupas_messages(
     client_as: Any, setup: Setup, respx_mock: respx.MockRouter
 ) -> None:
-    _complete(setup)
+    setup.complete_mapping()
     base = setup.connection.base_url.rstrip("/")
     respx_mock.post(f"{base}/oauth2/token").respond(
         200, json={"access_token": "t", "expires_in": 3600, "token_type": "bearer"}
@@ -415,9 +403,13 @@ def test_non_admins_are_forbidden(
     assert client.get(_url("mapping_records", setup, kind="vendors")).status_code == 403
 
 
-def test_a_null_character_in_the_record_search_is_a_400_that_says_so(client_as: Any, setup: Setup) -> None:
+def test_a_null_character_in_the_record_search_is_a_400_that_says_so(
+    client_as: Any, setup: Setup
+) -> None:
     """PostgreSQL refuses null characters in a query; the picker's search says so instead."""
-    response = client_as(setup.admin).get(_url("mapping_records", setup, kind="vendors"), {"q": "ze\x00ta"})
+    response = client_as(setup.admin).get(
+        _url("mapping_records", setup, kind="vendors"), {"q": "ze\x00ta"}
+    )
     assert response.status_code == 400
     assert "Search: null characters are not allowed." in response.content.decode()
 

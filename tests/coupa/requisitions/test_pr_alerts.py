@@ -23,16 +23,23 @@ _sandbox, sandbox, fast, world = base._sandbox, base.sandbox, base.fast, base.wo
 
 
 @pytest.fixture
-def people(world: World, admin_user: User, make_user: Any, other_organization: Any) -> dict[str, list[User]]:
+def people(
+    world: World, admin_user: User, make_user: Any, other_organization: Any
+) -> dict[str, list[User]]:
     organization = world.connection.organization
     return {
         "admins": [admin_user, make_user(User.Role.ADMIN, organization)],
-        "others": [make_user(User.Role.OPS, organization), make_user(User.Role.ADMIN, other_organization)],
+        "others": [
+            make_user(User.Role.OPS, organization),
+            make_user(User.Role.ADMIN, other_organization),
+        ],
     }
 
 
 def notices(user: User) -> list[str]:
-    return list(Notification.objects.filter(recipient=user).order_by("pk").values_list("message", flat=True))
+    return list(
+        Notification.objects.filter(recipient=user).order_by("pk").values_list("message", flat=True)
+    )
 
 
 def mails_to(user: User, outbox: list[Any]) -> list[Any]:
@@ -69,7 +76,9 @@ def test_pr_failing_after_retries_alerts_each_admin_once_per_request(
         assert len(emails) == 2 and all("deadline" in m.body for m in emails)
     for other in people["others"]:
         assert notices(other) == [] and mails_to(other, mailoutbox) == []
-    texts = [n.message for n in Notification.objects.all()] + [m.subject + m.body for m in mailoutbox]
+    texts = [n.message for n in Notification.objects.all()] + [
+        m.subject + m.body for m in mailoutbox
+    ]
     assert all(sandbox.client_secret not in t and "Bearer" not in t for t in texts)
 
 
@@ -87,7 +96,9 @@ def test_failing_pr_po_passes_alert_once_then_once_recovered(
         assert run.state == SyncRun.State.FAILED
     for admin in people["admins"]:
         (message,) = notices(admin)
-        assert message.startswith(f"Coupa requisition and order sync failed at {world.connection.host}: ")
+        assert message.startswith(
+            f"Coupa requisition and order sync failed at {world.connection.host}: "
+        )
         assert run.error in message
     sandbox.clear_faults()
     for _ in range(2):

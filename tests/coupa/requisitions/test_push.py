@@ -15,7 +15,6 @@ from django.utils import timezone
 
 from coupa.models import Requisition
 from coupa.provider import CoupaProvider
-from coupa.requisitions.mapping import mapping_accept_suggestions, mapping_set
 from coupa.requisitions.payload import sample_answers
 from coupa.requisitions.push import (
     RequisitionSendError,
@@ -84,14 +83,7 @@ def test_answers_that_cannot_make_a_payload_fail_without_any_request(
 def test_submit_falls_back_to_the_alias_only_on_404(
     setup: Setup, respx_mock: respx.MockRouter, django_capture_on_commit_callbacks: Any
 ) -> None:
-    mapping_accept_suggestions(version=setup.version, user=setup.admin)
-    mapping_set(
-        version=setup.version,
-        target="line.uom",
-        source="constant",
-        value={"id": setup.records["uom"].pk},
-        user=setup.admin,
-    )
+    setup.complete_mapping()
     setup.version.document_status = WorkflowVersion.DocumentStatus.SUBMITTED
     setup.version.save(update_fields=["document_status"])
     request = _request(setup, sample_answers(setup.version, requester=setup.admin))
@@ -321,3 +313,37 @@ def test_a_send_the_broker_refuses_stays_pending_and_the_sweep_sends_it(
         assert requisition_sweep_stale() == [requisition.pk]
     requisition.refresh_from_db()
     assert requisition.state == Requisition.State.PENDING
+
+
+def test_one_creation_looks_the_connection_and_mapping_up_once(
+    setup: Setup, respx_mock: respx.MockRouter, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Building a requisition reads the organization's connection, its custom fields and
+    the mapping once each, however many fields the mapping has: a worker's processes
+    share two cores, and every read is a query to compile and run."""
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    setup.complete_mapping()
+    request = _request(setup, sample_answers(setup.version, requester=setup.admin))
+    base = setup.connection.base_url.rstrip("/")
+    respx_mock.post(f"{base}/oauth2/token").respond(
+        200, json={"access_token": "t", "expires_in": 3600, "token_type": "bearer"}
+    )
+    respx_mock.post(f"{base}/api/requisitions").respond(
+        201, json={"id": 78, "status": "draft", "created-by": {"id": 3}}
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        requisition = requisition_send(request=request)
+    with CaptureQueriesContext(db) as queries:
+        requisition_create(requisition_id=requisition.pk)
+    requisition.refresh_from_db()
+    assert requisition.state == Requisition.State.CREATED
+
+    def reads(table: str) -> int:
+        source = re.compile(r'SELECT .* FROM "' + re.escape(table) + '"')
+        return sum(1 for q in queries if source.match(q["sql"]))
+
+    assert reads("integrations_connection") == 1
+    assert reads("integrations_fieldmapping") <= 2  # the mapping's check, the payload
+    assert reads("integrations_customfielddefinition") <= 3
