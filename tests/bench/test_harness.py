@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bench.__main__ import ALL_CASES, plan
+from bench.__main__ import ALL_CASES, merged, plan
 from bench.cases import CASES, SIZES
 from bench.env import ROOT
 from bench.report import render_markdown, write_charts, write_json
@@ -110,6 +110,22 @@ def test_report_shows_machine_date_sizes_and_each_figure_beside_the_baseline() -
 
 def test_a_quick_report_is_labelled_as_such() -> None:
     assert "**Quick run**" in render_markdown(_results(quick=True))
+
+
+def test_merge_replaces_the_cases_run_again_and_keeps_the_rest(tmp_path: Path) -> None:
+    earlier = _results(quick=False)
+    earlier["cases"][0]["date"] = "2026-12-01 10:00 UTC"
+    path = tmp_path / "results.json"
+    write_json(earlier, path)
+    again = {"id": "2", "title": "Id layouts", "database": None, "date": "2026-12-01 12:00 UTC"}
+    cases = merged([again], path, quick=False)
+    assert [(c["id"], c.get("error")) for c in cases] == [("1", None), ("7", None), ("2", None)]
+    with pytest.raises(SystemExit, match="full run"):
+        merged([again], path, quick=True)  # never quick figures beside full ones
+    # The report says that its cases ran at different times, and when each did.
+    text = render_markdown({**earlier, "date": "2026-12-01 12:00 UTC", "cases": cases})
+    assert "with cases run from 2026-12-01 10:00 UTC to 2026-12-01 12:00 UTC" in text
+    assert "started 2026-12-01 10:00 UTC" in text
 
 
 def test_json_round_trips(tmp_path: Path) -> None:
