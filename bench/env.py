@@ -32,7 +32,7 @@ def django_setup() -> None:
     os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
     if not os.environ.get("CELERY_BROKER_URL") and not os.environ.get("REDIS_URL"):
         # The embedded broker in a folder of this run's own, never `make run`'s.
-        os.environ["CELERY_FILESYSTEM_BROKER_DIR"] = tempfile.mkdtemp(prefix="bench-broker-")
+        os.environ["CELERY_BROKER_FOLDER"] = tempfile.mkdtemp(prefix="bench-broker-")
     if not os.environ.get("FIELD_ENCRYPTION_KEY"):
         from cryptography.fernet import Fernet
 

@@ -290,15 +290,15 @@ SPECTACULAR_SETTINGS = {
 # Celery: JSON only; late acks for our idempotent tasks; explicit limits.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 4 * 3600}
+# The embedded broker's folder: a process tree of its own (the chaos run) keeps its own.
+CELERY_BROKER_FOLDER = Path(env.str("CELERY_BROKER_FOLDER", default="") or VAR_DIR / "broker")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    # The embedded broker's folder (a benchmark or a second local stack uses its own).
-    BROKER_DIR = Path(env.str("CELERY_FILESYSTEM_BROKER_DIR", default=str(VAR_DIR / "broker")))
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR / "queue"),
-        "data_folder_out": str(BROKER_DIR / "queue"),
-        "processed_folder": str(BROKER_DIR / "processed"),
+        "data_folder_in": str(CELERY_BROKER_FOLDER / "queue"),
+        "data_folder_out": str(CELERY_BROKER_FOLDER / "queue"),
+        "processed_folder": str(CELERY_BROKER_FOLDER / "processed"),
         # kombu's exchange tables (default `./control`, beside the code).
-        "control_folder": str(BROKER_DIR / "control"),
+        "control_folder": str(CELERY_BROKER_FOLDER / "control"),
         "store_processed": False,
     }
 CELERY_RESULT_BACKEND = None
