@@ -382,7 +382,10 @@ def case_hourly(*, quick: bool, reps: int) -> dict[str, Any]:
         for rep in range(reps):
             touched = {r: len(sandbox.touch(resource_get(r).path, share=share)) for r in BIG}
             changed_counts.append(sum(touched.values()))
-            time.sleep(0.05)
+            # The changes must be older than the overlap before the changed sync's start:
+            # else the no-change sync after it reads them again through its overlap window
+            # (as it should), and measures that rather than a sync with nothing to read.
+            time.sleep(overlap + 0.5)
             order = ("ours", "baseline") if rep % 2 == 0 else ("baseline", "ours")
             for side in order:
                 measure(side, "changed", touched)
