@@ -204,11 +204,11 @@ def write_charts(results: dict[str, Any], directory: Path, relative_to: Path) ->
             top = max(
                 (v or 0) for lay in layouts for v in series["requests_per_layout"][lay].values()
             )
-            ax.set_ylim(0, max(1.5, top * 1.15))
+            ax.set_ylim(0, max(1.6, top * 1.3))
             ax.set_xticks(range(len(layouts)), layouts)
             ax.set_ylabel("requests / minimal pages")
             ax.set_title("Case 2: requests per id layout")
-            ax.legend(loc="lower right")
+            ax.legend(loc="upper center", ncol=3)
             name = f"{prefix}case2-requests-per-layout.png"
         elif case.get("id") == "7" and series.get("latency_ms"):
             fig, ax = plt.subplots(figsize=(7, 4))

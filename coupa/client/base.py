@@ -6,7 +6,7 @@
 `coupa.client.exceptions`; nothing else catches httpx errors.
 
 Retry policy (coupa-api.md §4, STYLE.md §4):
-- GET: retried on 429, 502, 503, 504, timeouts, connection errors and unreadable bodies
+- GET: retried on 429, 5xx (500, 502, 503, 504), timeouts, connection errors and unreadable bodies
   (malformed or truncated JSON), with exponential backoff and full jitter, up to
   `COUPA_RETRY_ATTEMPTS` failed attempts and `COUPA_RETRY_DEADLINE` seconds. A 429
   waits for Retry-After when given (else backs off), lowers the instance's shared rate
@@ -63,7 +63,7 @@ T = TypeVar("T")
 # `fields` entries: an attribute name, or {association: [its fields]} (coupa-api.md §3).
 FieldSpec = str | Mapping[str, Sequence[Any]]
 
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
