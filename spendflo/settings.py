@@ -290,13 +290,15 @@ SPECTACULAR_SETTINGS = {
 # Celery: JSON only; late acks for our idempotent tasks; explicit limits.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 4 * 3600}
+# The embedded broker's folder: a process tree of its own (the chaos run) keeps its own.
+CELERY_BROKER_FOLDER = Path(env.str("CELERY_BROKER_FOLDER", default="") or VAR_DIR / "broker")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(VAR_DIR / "broker" / "queue"),
-        "data_folder_out": str(VAR_DIR / "broker" / "queue"),
-        "processed_folder": str(VAR_DIR / "broker" / "processed"),
+        "data_folder_in": str(CELERY_BROKER_FOLDER / "queue"),
+        "data_folder_out": str(CELERY_BROKER_FOLDER / "queue"),
+        "processed_folder": str(CELERY_BROKER_FOLDER / "processed"),
         # kombu's exchange tables (default `./control`, beside the code).
-        "control_folder": str(VAR_DIR / "broker" / "control"),
+        "control_folder": str(CELERY_BROKER_FOLDER / "control"),
         "store_processed": False,
     }
 CELERY_RESULT_BACKEND = None
@@ -396,6 +398,9 @@ COUPA_RATE_PENALTY_SECONDS = env.float("COUPA_RATE_PENALTY_SECONDS", default=60.
 # looking the requisition up before every re-post, before it is reported failed.
 COUPA_PUSH_LEASE_SECONDS = env.float("COUPA_PUSH_LEASE_SECONDS", default=300.0)
 COUPA_PUSH_DEADLINE = env.float("COUPA_PUSH_DEADLINE", default=600.0)
+# A requisition still waiting to be sent this long after it was recorded (its task was
+# lost) is queued again by the sweep (beat, every 5 minutes).
+COUPA_PUSH_PENDING_AFTER = env.float("COUPA_PUSH_PENDING_AFTER", default=120.0)
 
 # Reference-data syncs (coupa/reference/sync.py).
 # A running sync renews its heartbeat after every page; one silent for longer is taken for
