@@ -88,7 +88,7 @@ def _fresh_services() -> None:
 def run(*, minutes: float, seed: int, quick: bool) -> dict[str, Any]:
     """Run scenarios for about `minutes`; return the figures for the report."""
     from bench.cases import _pr_world
-    from chaos.scenarios import LATENCY_MS, SCENARIOS, Outcome, World
+    from chaos.scenarios import FAULT_MIX, LATENCY_MS, SCENARIOS, Outcome, World
     from chaos.workers import Workers
     from coupa.sandbox.testing import running_sandbox
 
@@ -103,6 +103,7 @@ def run(*, minutes: float, seed: int, quick: bool) -> dict[str, Any]:
         workers = Workers(_worker_env(sandbox.base_url), count=1 if vendor == "sqlite" else 2)
         workers.ensure()
         world = World(sandbox, workers, conn, version, requester, answers, rng, quick)
+        world.port = int(sandbox.base_url.rsplit(":", 1)[1])
         names = list(SCENARIOS)
         try:
             while time.monotonic() - started < minutes * 60 or len(outcomes) < len(names):
@@ -132,6 +133,10 @@ def run(*, minutes: float, seed: int, quick: bool) -> dict[str, Any]:
         "faults": faults,
         "kills": sum(o.kills for o in outcomes),
         "restarts": workers.starts,
+        "picks": dict(workers.picks),
+        "fault_mix": FAULT_MIX,
+        "sizes": sizes,
+        "settings": {k: v for k, v in SETTINGS.items() if k.startswith("COUPA_")},
         "violations": sum(len(o.violations) for o in outcomes),
     }
 

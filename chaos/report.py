@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from bench.__main__ import machine
+from chaos.scenarios import SCENARIOS
 
 __all__ = ["machine", "render_markdown"]
 
@@ -32,6 +33,12 @@ def render_markdown(
         f"at the end, Python {m['python']}",
         f"- Database: {result['database']}; broker: {result['broker']}; "
         f"workers started: {result['restarts']} (every kill is followed by a restart)",
+        "- Sandbox: "
+        + ", ".join(f"{n} {k}" for k, n in result.get("sizes", {}).items())
+        + "; fault mix during the work (per call; lost_response and slow_create hit POSTs): "
+        + ", ".join(f"{k} {v:g}" for k, v in result.get("fault_mix", {}).items()),
+        "- Short limits of the run (the product's defaults are minutes): "
+        + ", ".join(f"`{k}={v}`" for k, v in result.get("settings", {}).items()),
         "",
         "## Scenarios",
         "",
@@ -58,11 +65,24 @@ def render_markdown(
         by_kind[o.name] = by_kind.get(o.name, 0) + o.kills
     out += ["", "## Kills, by the work under way", "", "| scenario | kills |", "|---|---:|"]
     out += [f"| {name} | {kills} |" for name, kills in by_kind.items()]
+    picks = result.get("picks", {})
+    if picks:
+        out += [
+            "",
+            "The worker killed was the one "
+            + ", ".join(
+                f"{reason} ({n})" for reason, n in sorted(picks.items(), key=lambda kv: -kv[1])
+            )
+            + ": with an open connection to the sandbox, else the one using the most CPU.",
+        ]
     out += ["", "## Invariant violations", ""]
     violations = [(n, v) for n, o in enumerate(result["outcomes"], 1) for v in o.violations]
     if not violations:
         out.append("None.")
     out += [f"- scenario {n}: {v}" for n, v in violations]
+    out += ["", "## The scenarios", ""]
+    for name, scenario in SCENARIOS.items():
+        out.append(f"- **{name}**: {' '.join((scenario.__doc__ or '').split())}")
     out += [
         "",
         "## What is checked after every scenario",

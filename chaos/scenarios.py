@@ -58,6 +58,7 @@ class World:
     rng: random.Random
     quick: bool
     next_number: int = 1000
+    port: int = 0
     last_sweep: float = 0.0
 
 
@@ -133,10 +134,10 @@ def _chaos(
                 return not busy() or _api_calls(world) > calls
 
             _wait(world, taken_up, deadline - time.monotonic(), follow_up)
-            wait_until(lambda: not busy(), world.rng.uniform(0.0, kill_within))
+            wait_until(lambda: not busy(), world.rng.uniform(0.0, max(kill_within - 0.2, 0.0)))
             if busy() and time.monotonic() < deadline:
-                slot = world.rng.randrange(len(world.workers.procs))
-                if world.workers.kill(slot):
+                slot = world.workers.busiest(world.rng, port=world.port)
+                if busy() and world.workers.kill(slot):
                     kills += 1
                 time.sleep(world.rng.uniform(0.1, 1.0))
                 world.workers.ensure()

@@ -7,10 +7,14 @@ driver's environment: the throwaway database, the broker, the short stale limits
 
 from __future__ import annotations
 
+import os
+import random
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
+from pathlib import Path
 
 from bench.env import ROOT
 
@@ -28,6 +32,9 @@ class Workers:
         self.procs: list[subprocess.Popen[bytes] | None] = [None] * count
         self.kills = 0
         self.starts = 0
+        #: Kills by how the victim was chosen: "talking to Coupa", "busiest CPU", "random".
+        self.picks: Counter[str] = Counter()
+        self._pick = "random"
 
     def _start(self, slot: int) -> None:
         self.procs[slot] = subprocess.Popen(  # noqa: S603 - our own interpreter and app
@@ -45,6 +52,27 @@ class Workers:
             if proc is None or proc.poll() is not None:
                 self._start(slot)
 
+    def busiest(self, rng: random.Random, *, port: int, sample: float = 0.2) -> int:
+        """The slot whose worker is talking to Coupa (a connection open to `port`), else
+        the one that used the most CPU over `sample` seconds; random where /proc cannot tell."""
+        talking = [slot for slot, p in enumerate(self.procs) if _connected_to(p, port)]
+        if talking:
+            self._pick = "talking to Coupa"
+            return rng.choice(talking)
+        before = [_cpu_ticks(p) for p in self.procs]
+        time.sleep(sample)
+        after = [_cpu_ticks(p) for p in self.procs]
+        used = [
+            (b - a, slot)
+            for slot, (a, b) in enumerate(zip(before, after, strict=True))
+            if a is not None and b is not None
+        ]
+        if not used or max(used)[0] == 0:
+            self._pick = "random"
+            return rng.randrange(len(self.procs))
+        self._pick = "busiest CPU"
+        return max(used)[1]
+
     def kill(self, slot: int) -> bool:
         """SIGKILL the worker in `slot` (no clean-up of any kind); False if none ran."""
         proc = self.procs[slot]
@@ -53,6 +81,8 @@ class Workers:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         self.kills += 1
+        self.picks[self._pick] += 1
+        self._pick = "random"
         return True
 
     def stop(self) -> None:
@@ -61,6 +91,44 @@ class Workers:
             if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=30)
+
+
+def _cpu_ticks(proc: subprocess.Popen[bytes] | None) -> int | None:
+    """User plus system CPU ticks of a live process (Linux), else None."""
+    if proc is None or proc.poll() is not None:
+        return None
+    try:
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[11]) + int(fields[12])
+
+
+def _connected_to(proc: subprocess.Popen[bytes] | None, port: int) -> bool:
+    """Whether a live process holds an established TCP connection to loopback `port` (Linux)."""
+    if proc is None or proc.poll() is not None:
+        return False
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            cols = line.split()
+            if cols[2].rsplit(":", 1)[1] == f"{port:04X}" and cols[3] == "01":
+                inodes.add(f"socket:[{cols[9]}]")
+    try:
+        fds = list(Path(f"/proc/{proc.pid}/fd").iterdir())
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(fd) in inodes:
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def wait_until(predicate: object, timeout: float, every: float = 0.25) -> bool:
