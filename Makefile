@@ -55,7 +55,7 @@ bench-scripts: install-dev
 
 # Scenarios against the sandbox with its fault mix on while Celery workers are SIGKILLed,
 # invariants after each recovery (docs/chaos.md). CHAOS_ARGS: --minutes N, --seed N.
-# chaos-quick: small sizes for about a minute (CI), report under var/chaos/.
+# chaos-quick: small sizes, one to two minutes (CI), report under var/chaos/.
 chaos: install-dev
 	$(PY) -m chaos $(CHAOS_ARGS)
 
