@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test install install-dev lint bench bench-quick bench-scripts clean
+.PHONY: run test install install-dev lint bench bench-quick bench-scripts chaos chaos-quick clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,15 @@ bench-quick: install-dev
 
 bench-scripts: install-dev
 	@for script in bench/*_bench.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+# Scenarios against the sandbox with its fault mix on while Celery workers are SIGKILLed,
+# invariants after each recovery (docs/chaos.md). CHAOS_ARGS: --minutes N, --seed N.
+# chaos-quick: small sizes, one to two minutes (CI), report under var/chaos/.
+chaos: install-dev
+	$(PY) -m chaos $(CHAOS_ARGS)
+
+chaos-quick: install-dev
+	$(PY) -m chaos --quick $(CHAOS_ARGS)
 
 clean:
 	rm -rf var/staticfiles var/test-artifacts .pytest_cache .mypy_cache .ruff_cache

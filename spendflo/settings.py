@@ -398,6 +398,9 @@ COUPA_RATE_PENALTY_SECONDS = env.float("COUPA_RATE_PENALTY_SECONDS", default=60.
 # looking the requisition up before every re-post, before it is reported failed.
 COUPA_PUSH_LEASE_SECONDS = env.float("COUPA_PUSH_LEASE_SECONDS", default=300.0)
 COUPA_PUSH_DEADLINE = env.float("COUPA_PUSH_DEADLINE", default=600.0)
+# A requisition still waiting to be sent this long after it was recorded (its task was
+# lost) is queued again by the sweep (beat, every 5 minutes).
+COUPA_PUSH_PENDING_AFTER = env.float("COUPA_PUSH_PENDING_AFTER", default=120.0)
 
 # Reference-data syncs (coupa/reference/sync.py).
 # A running sync renews its heartbeat after every page; one silent for longer is taken for

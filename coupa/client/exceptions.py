@@ -101,12 +101,14 @@ class CoupaRateLimitError(CoupaTransientError):
 
     @property
     def user_message(self) -> str:
+        # Nothing continues by itself after this error (the run or the PR has failed;
+        # the next hourly sync or a retry does): say so, never "will continue".
         if self.retry_after:
             return (
-                "Coupa is limiting the request rate for this instance; the sync will "
-                f"continue in about {self.retry_after:g} s."
+                "Coupa kept limiting the request rate for this instance (it asked to wait "
+                f"{self.retry_after:g} s); try again later."
             )
-        return "Coupa is limiting the request rate for this instance; the sync will continue later."
+        return "Coupa kept limiting the request rate for this instance; try again later."
 
 
 class CoupaUnavailableError(CoupaTransientError):

@@ -73,6 +73,8 @@ LOOKUP_FIELDS: list[Any] = [
 # A POST that failed this way may have created the requisition: timeouts, resets, 5xx,
 # 429, and an answer cut short or unreadable (a 201 whose body was lost).
 AMBIGUOUS = (CoupaTransientError, CoupaProtocolError)
+#: What an attempt a dead worker left open says once the next worker takes the row.
+INTERRUPTED_MESSAGE = "The worker stopped before Coupa answered; looked up before any retry."
 
 State = Requisition.State
 Outcome = RequisitionAttempt.Outcome
@@ -247,8 +249,19 @@ def requisition_create(*, requisition_id: int) -> Requisition | None:
         )
 
 
+def _close_interrupted(requisition: Requisition) -> None:
+    """Attempts left open by a worker that died mid-POST: their outcome is unknown (the
+    row is `sending`, so it is looked up before anything is posted again). Called with
+    the row's lease held, so no live worker owns them."""
+    RequisitionAttempt.objects.filter(requisition=requisition, finished_at__isnull=True).update(
+        outcome=Outcome.UNKNOWN, finished_at=timezone.now(), messages=[INTERRUPTED_MESSAGE]
+    )
+
+
 def _create(requisition: Requisition, owner: str) -> Requisition:
     connection = requisition.connection
+    if requisition.state == State.SENDING:
+        _close_interrupted(requisition)
     if requisition.state == State.PENDING:
         body, problems = _build(requisition)
         if problems:
@@ -547,13 +560,18 @@ def _parse_dt(value: Any) -> datetime | None:
 # -- the stale sweep -------------------------------------------------------------------
 
 
-def requisition_sweep_stale(*, enqueue: bool = True, pending_after: float = 120.0) -> list[int]:
+def requisition_sweep_stale(
+    *, enqueue: bool = True, pending_after: float | None = None
+) -> list[int]:
     """Find requisitions whose worker died (`sending`, lease expired or none) or whose
-    task was lost (`pending` for more than `pending_after` seconds) and run them again.
+    task was lost (`pending` for more than `pending_after` seconds, default
+    COUPA_PUSH_PENDING_AFTER) and run them again.
 
     The create path looks a `sending` row up before any POST, so this never doubles a
     requisition. With `enqueue` the tasks are queued, else run here. Returns the ids.
     """
+    if pending_after is None:
+        pending_after = float(settings.COUPA_PUSH_PENDING_AFTER)
     now = timezone.now()
     free = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
     ids = list(

@@ -108,7 +108,11 @@ def test_429_beyond_the_deadline_raises_rate_limit_error(
         coupa_client.get("/api/suppliers")
     assert route.call_count == 1
     assert info.value.retry_after == 30.0
-    assert "30 s" in info.value.user_message
+    # What failed does not resume by itself: the sentence promises no continuation.
+    assert info.value.user_message == (
+        "Coupa kept limiting the request rate for this instance (it asked to wait 30 s); "
+        "try again later."
+    )
 
 
 def test_deadline_exhausted_raises_unavailable(

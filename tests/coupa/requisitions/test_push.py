@@ -170,7 +170,7 @@ def test_api_queues_a_pr_sync_for_ops_only(
 
 
 def test_sweep_requeues_lost_and_dead_sends_but_not_live_ones(
-    setup: Setup, django_capture_on_commit_callbacks: Any
+    setup: Setup, django_capture_on_commit_callbacks: Any, settings: Any
 ) -> None:
     now = timezone.now()
     rows = {}
@@ -207,6 +207,10 @@ def test_sweep_requeues_lost_and_dead_sends_but_not_live_ones(
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         ids = requisition_sweep_stale()
     assert sorted(ids) == sorted([rows[0], rows[2]]) and len(callbacks) == 2
+    # A pending row counts as lost after COUPA_PUSH_PENDING_AFTER seconds (default 120).
+    settings.COUPA_PUSH_PENDING_AFTER = 2
+    with django_capture_on_commit_callbacks(execute=False):
+        assert sorted(requisition_sweep_stale()) == sorted([rows[0], rows[1], rows[2]])
 
 
 def _requests_with_prs(setup: Setup, count: int, start: int) -> None:

@@ -214,6 +214,39 @@ def test_worker_dying_after_the_post_is_adopted_by_the_sweep(
 
 
 @pytest.mark.django_db
+def test_attempt_of_a_worker_killed_mid_post_is_closed_as_unknown(
+    world: World,
+    sandbox: SandboxHandle,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """The POST was sent and the worker died before recording its answer: the next worker
+    closes that attempt as unknown (not left running forever) and adopts the PR."""
+    request = new_request(world)
+    requisition = send(request, django_capture_on_commit_callbacks)
+
+    def die(*args: Any, **kwargs: Any) -> None:
+        raise SystemExit("worker killed")
+
+    with monkeypatch.context() as m:
+        m.setattr(push, "_finish_attempt", die)
+        with pytest.raises(SystemExit):
+            requisition_create(requisition_id=requisition.pk)
+    assert requisition.tries.get().finished_at is None
+    Requisition.objects.filter(pk=requisition.pk).update(
+        lease_owner="dead", lease_expires_at=timezone.now() - timezone.timedelta(seconds=1)
+    )
+    assert requisition_sweep_stale(enqueue=False) == [requisition.pk]
+    requisition.refresh_from_db()
+    assert requisition.state == Requisition.State.CREATED
+    assert len(in_sandbox(sandbox, requisition.marker)) == 1
+    first, last = requisition.tries.all()
+    assert (first.outcome, first.messages) == ("unknown", [push.INTERRUPTED_MESSAGE])
+    assert first.finished_at is not None
+    assert last.outcome == "adopted"
+
+
+@pytest.mark.django_db
 def test_double_enqueue_creates_one(
     world: World, sandbox: SandboxHandle, django_capture_on_commit_callbacks: Any
 ) -> None:

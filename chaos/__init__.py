@@ -1,0 +1,1 @@
+"""The chaos run (`make chaos`): faults, killed workers and recovery, checked by invariants."""
