@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Model
+from django.db.models import BigIntegerField, Model
 from rest_framework import serializers
 
 from coupa.connections.selectors import ACTIONS
@@ -149,7 +149,13 @@ class VisibilitySerializer(serializers.Serializer[Any]):
 
 class BulkVisibilitySerializer(VisibilitySerializer):
     search = serializers.CharField(required=False, allow_blank=True, default="")
-    chart = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+    chart = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        max_value=BigIntegerField.MAX_BIGINT,
+    )
     visibility = serializers.ChoiceField(["", "shown", "hidden"], required=False, default="")
     active = serializers.ChoiceField(["", "active", "inactive"], required=False, default="")
 
