@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import BigIntegerField, Model
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from coupa.connections.selectors import ACTIONS
 from coupa.models import Account, ChartOfAccounts, Item, Vendor
@@ -143,8 +144,15 @@ def model_of(serializer: type[serializers.ModelSerializer[Any]]) -> Any:
     return serializer.Meta.model
 
 
+class RequiredBooleanField(serializers.BooleanField):
+    """A boolean that a form body must send too: DRF reads a missing checkbox as False,
+    which for a bulk change would hide every record the filter matches."""
+
+    default_empty_html = empty
+
+
 class VisibilitySerializer(serializers.Serializer[Any]):
-    show_to_users = serializers.BooleanField()
+    show_to_users = RequiredBooleanField()
 
 
 class BulkVisibilitySerializer(VisibilitySerializer):

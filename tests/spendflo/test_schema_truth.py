@@ -173,3 +173,15 @@ def test_a_body_of_another_content_type_is_a_documented_415(admin_user, schema) 
     assert "415" not in _responses(schema, "/api/v1/workflows", "get")
     response = api_as(admin_user).post("/api/v1/workflows", data="x", content_type="text/plain")
     assert response.status_code == 415 and set(response.json()) == {"detail"}
+
+
+def test_a_bulk_visibility_form_without_show_to_users_is_refused(admin_user, data) -> None:
+    """A form body, like JSON, must say whether to show or hide: a missing checkbox is not
+    False (it would hide every record the filter matches)."""
+    response = api_as(admin_user).post(
+        "/api/v1/coupa/accounts/bulk-visibility", {"chart": str(data["us"].pk)}, format="multipart"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"show_to_users": ["This field is required."]}
+    data["a1"].refresh_from_db()
+    assert data["a1"].show_to_users
