@@ -6,9 +6,14 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 
 NULL_CHARACTER_MESSAGE = "Null characters are not allowed."
+UNREADABLE_FORM_MESSAGE = (
+    "The form data could not be read: a multipart body needs a boundary that separates its "
+    "parts. Send it again as multipart/form-data with a boundary, or as JSON."
+)
 
 
 def is_api_request(request: HttpRequest) -> bool:
@@ -26,7 +31,8 @@ def _field_with_null(params: QueryDict) -> str | None:
 class RefuseNullCharactersMiddleware:
     """Answer 400, naming the field, when a query string or form value holds a null
     character: PostgreSQL refuses them in text, so a search or form would otherwise fail
-    with a server error. JSON bodies are checked by the API's parser."""
+    with a server error. JSON bodies are checked by the API's parser. A form body that
+    cannot be read at all is a 400 with a sentence too (JSON on the API)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -34,7 +40,13 @@ class RefuseNullCharactersMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         field = _field_with_null(request.GET)
         if field is None and request.method == "POST" and _is_form(request):
-            field = _field_with_null(request.POST)
+            try:
+                field = _field_with_null(request.POST)
+            except MultiPartParserError:
+                if is_api_request(request):
+                    return JsonResponse({"detail": UNREADABLE_FORM_MESSAGE}, status=400)
+                context = {"message": UNREADABLE_FORM_MESSAGE}
+                return render(request, "bad_request.html", context, status=400)
         if field is None:
             return self.get_response(request)
         if is_api_request(request):

@@ -107,8 +107,35 @@ def _throttled_sentence(exc: Throttled) -> ErrorDetail:
     return ErrorDetail(f"Too many API requests from this token or user. {when}", "throttled")
 
 
+def field_errors(detail: Any) -> dict[str, Any]:
+    """A validation error's detail as the schema's FieldErrors: one list of sentences per
+    field, nested fields dotted and list items numbered (`chart_ids.0`, `lines.1.quantity`),
+    `non_field_errors` for the whole request, and a `detail` sentence kept a sentence."""
+    flat: dict[str, list[str]] = {}
+    _flatten(detail, "", flat)
+    errors: dict[str, Any] = dict(flat)
+    if "detail" in errors:
+        errors["detail"] = " ".join(errors["detail"])
+    return errors
+
+
+def _flatten(detail: Any, name: str, into: dict[str, list[str]]) -> None:
+    if isinstance(detail, Mapping):
+        for key, value in detail.items():
+            _flatten(value, f"{name}.{key}" if name else str(key), into)
+    elif isinstance(detail, list) and not all(isinstance(item, str) for item in detail):
+        # A list of items (a nested serializer with many=True): one entry per item, valid
+        # items empty.
+        for index, item in enumerate(detail):
+            _flatten(item, f"{name}.{index}" if name else str(index), into)
+    else:
+        sentences = detail if isinstance(detail, list) else [detail]
+        into.setdefault(name or api_settings.NON_FIELD_ERRORS_KEY, []).extend(sentences)
+
+
 def api_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
-    """DRF's handler, and for an unexpected error a JSON 500 (logged with its traceback) in
+    """DRF's handler, with validation errors by field as the schema documents them
+    (`field_errors`), and for an unexpected error a JSON 500 (logged with its traceback) in
     place of Django's HTML page; the request's transaction is rolled back either way."""
     # rest_framework.views reads the API settings (which name this module) when imported.
     from rest_framework.views import exception_handler, set_rollback
@@ -117,6 +144,8 @@ def api_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Respons
         exc.detail = _throttled_sentence(exc)
     response = exception_handler(exc, dict(context))
     if response is not None:
+        if isinstance(exc, ValidationError):
+            response.data = field_errors(response.data)
         return response
     view = context.get("view")
     logger.error(

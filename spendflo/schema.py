@@ -26,10 +26,11 @@ _VALIDATION_ERROR = {
 
 class ErrorDocumentingAutoSchema(AutoSchema):
     """drf-spectacular's schema, describing the error answers every operation may give:
-    400 where there is input (a body or query parameters), 401 and 403 where a user must
-    be signed in, 404 where a path names a record, pages are numbered or the view says so
-    (`raises_not_found`: True, or the names of the methods that may answer 404), 429 where
-    the view is throttled."""
+    400 where there is input (a body or query parameters): FieldErrors, or what the view
+    documents for its own refusals, since the input's fields are checked first; 415 where
+    there is a body; 401 and 403 where a user must be signed in, 404 where a path names a
+    record, pages are numbered or the view says so (`raises_not_found`: True, or the names
+    of the methods that may answer 404), 429 where the view is throttled."""
 
     def get_operation(
         self, path: str, path_regex: str, path_prefix: str, method: str, registry: Any
@@ -43,7 +44,14 @@ class ErrorDocumentingAutoSchema(AutoSchema):
         parameters = operation.get("parameters", [])
         query = [p for p in parameters if p.get("in") == "query"]
         if "requestBody" in operation or query:
-            responses.setdefault("400", _response("The input is invalid.", invalid))
+            if "400" in responses:
+                _or_field_errors(responses["400"], invalid)
+            else:
+                responses["400"] = _response("The input is invalid.", invalid)
+        if "requestBody" in operation:
+            responses.setdefault(
+                "415", _response("The body's content type is not one the operation reads.", error)
+            )
         if not self._anonymous_allowed():
             responses.setdefault(
                 "401",
@@ -93,3 +101,17 @@ class ErrorDocumentingAutoSchema(AutoSchema):
 
 def _response(description: str, schema: dict[str, str]) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _or_field_errors(declared: dict[str, Any], invalid: dict[str, str]) -> None:
+    """Let a view's own 400 answer be FieldErrors too: a body or query parameter that fails
+    its serializer is refused by field before the view can refuse it its own way."""
+    content = declared.setdefault("content", {}).setdefault("application/json", {})
+    schema = content.get("schema")
+    if schema is None or schema == invalid:
+        content["schema"] = invalid
+        return
+    content["schema"] = {"anyOf": [schema, invalid]}
+    declared["description"] = (
+        f"{declared.get('description', '')} Or the input is invalid, by field.".strip()
+    )

@@ -5,10 +5,13 @@
   CI they are skipped when the service is not configured; with CI=true a missing service
   fails the run instead, so CI can never pass by skipping them.
 - Browser fixtures live in tests/browser/conftest.py.
+- Hypothesis profiles: "ci" (the default: few examples, derandomized, so a run is quick and
+  repeatable) and "deep" (many random examples); choose with HYPOTHESIS_PROFILE.
 """
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,12 +19,31 @@ from typing import Any
 import pytest
 from django.conf import settings as django_settings
 from django.test import Client
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from spendflo.celery import app as celery_app
 from spendflo.organizations.models import Organization
 from spendflo.users.models import User
 from tests.factories import TEST_PASSWORD, OrganizationFactory, UserFactory
 from tests.support import require
+
+# Property tests build data in the test database once per test, not per example.
+hypothesis_settings.register_profile(
+    "ci",
+    max_examples=50,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+hypothesis_settings.register_profile(
+    "deep",
+    max_examples=2000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -114,7 +136,9 @@ def other_organization(db: None) -> Organization:
 
 @pytest.fixture
 def make_user(db: None) -> Callable[..., User]:
-    def make(role: str = User.Role.REQUESTER, organization: Organization | None = None, **kw: Any) -> User:
+    def make(
+        role: str = User.Role.REQUESTER, organization: Organization | None = None, **kw: Any
+    ) -> User:
         if organization is not None:
             kw["organization"] = organization
         return UserFactory(role=role, **kw)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Model
+from django.db.models import BigIntegerField, Model
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from coupa.connections.selectors import ACTIONS
 from coupa.models import Account, ChartOfAccounts, Item, Vendor
@@ -143,13 +144,26 @@ def model_of(serializer: type[serializers.ModelSerializer[Any]]) -> Any:
     return serializer.Meta.model
 
 
+class RequiredBooleanField(serializers.BooleanField):
+    """A boolean that a form body must send too: DRF reads a missing checkbox as False,
+    which for a bulk change would hide every record the filter matches."""
+
+    default_empty_html = empty
+
+
 class VisibilitySerializer(serializers.Serializer[Any]):
-    show_to_users = serializers.BooleanField()
+    show_to_users = RequiredBooleanField()
 
 
 class BulkVisibilitySerializer(VisibilitySerializer):
     search = serializers.CharField(required=False, allow_blank=True, default="")
-    chart = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+    chart = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        max_value=BigIntegerField.MAX_BIGINT,
+    )
     visibility = serializers.ChoiceField(["", "shown", "hidden"], required=False, default="")
     active = serializers.ChoiceField(["", "active", "inactive"], required=False, default="")
 

@@ -9,6 +9,7 @@ refused: the domain is user input and server-side request forgery is the risk.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -21,6 +22,11 @@ from integrations.netguard import (
     parse_ip_literal,
     parse_origin,
 )
+
+# A DNS label (RFC 1123): letters, digits and inner hyphens. A host of other characters
+# (`evil\.coupahost.com`, `*.coupahost.com`, spaces, `%2e`) ends with an allowed suffix
+# yet is no instance name, and URL parsers disagree on where such a host ends.
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 # The Supplier Portal has its own API, clients and scopes; this product uses the Core API.
 SUPPLIER_PORTAL_HOSTS = frozenset({"supplier.coupahost.com"})
@@ -108,6 +114,11 @@ def normalize_coupa_domain(
         raise CoupaDomainError(
             "IP addresses are not accepted; enter your instance's domain name, "
             "for example acme.coupahost.com."
+        )
+    if len(host) > 253 or not all(_LABEL.fullmatch(label) for label in host.split(".")):
+        raise CoupaDomainError(
+            "The domain contains characters that are not allowed: use letters, digits, "
+            "hyphens and dots, for example acme.coupahost.com."
         )
     if scheme != "https":
         raise CoupaDomainError("Only https:// addresses are accepted.")

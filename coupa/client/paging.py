@@ -62,7 +62,8 @@ def slice_budget(full_pages: int) -> int:
 def _page_params(
     params: Mapping[str, Any], cursor: int, hi: int | None, page_size: int
 ) -> dict[str, Any]:
-    query = dict(params)
+    # The walk owns the id range: a filter's own id bound would cut it short unseen.
+    query = {k: v for k, v in params.items() if k != "id[lt_or_eq]"}
     query.update({"id[gt]": cursor, "order_by": "id", "dir": "asc", "limit": page_size})
     if hi is not None:
         query["id[lt_or_eq]"] = hi

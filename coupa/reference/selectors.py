@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
+from django.db.models import BigIntegerField, Case, CharField, Count, Q, QuerySet, Value, When
 
 from coupa.models import ChartOfAccounts
 from coupa.reference.registry import PICKABLE, RESOURCES, SUPPORTING
@@ -116,7 +116,7 @@ def parse_filter(params: Any, *, kind: str | None = None) -> RecordFilter:
     """A RecordFilter from query parameters, a form or an API body.
 
     An empty or missing value means "no filter"; any other value that does not parse (a
-    chart that is not a positive id, an unknown choice, a null character; with `kind`, a
+    chart that is not a positive id within the ids' 64-bit range, an unknown choice, a null character; with `kind`, a
     filter or sort that list does not offer) raises RecordFilterError, so a bulk change
     never acts on more than the filter the admin saw.
     """
@@ -156,7 +156,12 @@ def _parse_chart(value: Any) -> int | None:
     if value is None or value == "":
         return None
     text = str(value).strip()
-    if isinstance(value, bool) or not (text.isascii() and text.isdigit()) or int(text) < 1:
+    # Beyond a 64-bit id the database refuses the number instead of finding no chart.
+    if (
+        isinstance(value, bool)
+        or not (text.isascii() and text.isdigit())
+        or not 1 <= int(text) <= BigIntegerField.MAX_BIGINT
+    ):
         raise RecordFilterError("chart", f"Chart: “{text[:40]}” is not a chart id.")
     return int(text)
 

@@ -112,7 +112,8 @@ class RequestSerializer(serializers.ModelSerializer[PurchaseRequest]):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    # Null until the provider has a document for the request.
+    @extend_schema_field(serializers.DictField(allow_null=True))
     def get_document(self, obj: PurchaseRequest) -> dict[str, Any] | None:
         documents = self.context.get("documents")
         if documents is not None:  # a list page fetched them all at once

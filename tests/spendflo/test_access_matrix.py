@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -30,103 +30,19 @@ from django.db import transaction
 from django.shortcuts import resolve_url
 from django.test import Client
 from django.urls import URLResolver, get_resolver, resolve
-from django.utils import timezone
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.views import APIView
 
-from integrations.models import ConnectionValidation, CustomFieldDefinition, SyncRun
 from spendflo.users.models import User
 from spendflo.users.permissions import Access, CapabilityRequiredMixin, IsOrganizationMember
 from spendflo.users.roles import Capability, user_can
-from spendflo.workflows.models import Notification, PurchaseRequest, RequestEvent
-from spendflo.workflows.services import FieldInput, form_field_add, workflow_create
 from tests.endpoints import fill_route, url_routes, view_class
-from tests.factories import (
-    AccountFactory,
-    ConnectionFactory,
-    ItemFactory,
-    OrganizationFactory,
-    SyncRunFactory,
-    UserFactory,
-    VendorFactory,
-)
+from tests.support import ROLES, Tenant, tenant_with_data
 
 METHODS = ("get", "post", "put", "patch", "delete")
 SAFE = ("get", "head", "options")
-ROLES = (User.Role.ADMIN, User.Role.OPS, User.Role.REQUESTER)
 # A converter (<path:object_id>) or a regex group ((?P<app_label>auth|users)) of a route.
 PARAM_OR_REGEX = re.compile(r"<(?:\w+:)?\w+>|\(\?P<\w+>[^)]*\)")
-
-
-@dataclass
-class Tenant:
-    marker: str
-    users: dict[str, User]
-    ids: dict[tuple[str, str], Any] = field(default_factory=dict)
-
-
-def _tenant(slug: str) -> Tenant:
-    marker = f"only-{slug}-sees-this"
-    organization = OrganizationFactory(slug=slug, name=f"Org {marker}")
-    users = {
-        role: UserFactory(
-            role=role, organization=organization, email=f"{role}@{slug}.test", first_name=marker
-        )
-        for role in ROLES
-    }
-    admin, requester = users[User.Role.ADMIN], users[User.Role.REQUESTER]
-    connection = ConnectionFactory(organization=organization)
-    account = AccountFactory(connection=connection, name=f"Account {marker}")
-    vendor = VendorFactory(connection=connection, name=f"Vendor {marker}")
-    item = ItemFactory(connection=connection, name=f"Item {marker}")
-    validation = ConnectionValidation.objects.create(
-        connection=connection, state=ConnectionValidation.State.SUCCEEDED, requested_by=admin
-    )
-    run = SyncRunFactory(connection=connection, state=SyncRun.State.RUNNING)
-    custom = CustomFieldDefinition.objects.create(
-        connection=connection, api_name="po-reference", label=f"PO {marker}"
-    )
-    workflow = workflow_create(organization=organization, name=f"Flow {marker}", user=admin)
-    version = workflow.versions.get()
-    form_field = form_field_add(version=version, data=FieldInput(f"Q {marker}"), user=admin)
-    request = PurchaseRequest.objects.create(
-        organization=organization,
-        version=version,
-        requester=requester,
-        number=1,
-        title=f"Request {marker}",
-        state=PurchaseRequest.State.PR_FAILED,
-        submitted_at=timezone.now(),
-    )
-    event = RequestEvent.objects.create(
-        request=request, kind=RequestEvent.Kind.PR_FAILED, message=f"Failed {marker}"
-    )
-    for user in users.values():
-        Notification.objects.create(recipient=user, request=request, event=event, message=marker)
-    ids = {
-        ("*", "workflow_id"): workflow.pk,
-        ("workflows", "pk"): workflow.pk,
-        ("versions", "number"): version.number,
-        ("workflow-versions", "pk"): version.pk,
-        ("fields", "pk"): form_field.pk,
-        ("fields", "field_id"): form_field.pk,
-        ("custom-fields", "pk"): custom.pk,
-        ("users", "pk"): requester.pk,
-        ("validations", "pk"): validation.pk,
-        ("sync", "pk"): run.pk,
-        ("sync-runs", "pk"): run.pk,
-        ("requests", "pk"): request.pk,
-        ("records", "kind"): "accounts",
-        ("records", "pk"): account.pk,
-        ("accounts", "pk"): account.pk,
-        ("vendors", "pk"): vendor.pk,
-        ("items", "pk"): item.pk,
-        ("pickers", "kind"): "accounts",
-        ("mapping", "target"): "line.quantity",
-        ("reset", "uidb64"): "MQ",
-        ("reset", "token"): "set-password",
-    }
-    return Tenant(marker, users, ids)
 
 
 def _api_requirement(callback: Any, method: str) -> Access | Capability | str:
@@ -204,7 +120,7 @@ class Check:
 
 @pytest.fixture
 def tenants(db: None) -> tuple[Tenant, Tenant]:
-    return _tenant("acme"), _tenant("globex")
+    return tenant_with_data("acme"), tenant_with_data("globex")
 
 
 def _checks(schema: dict[str, Any], tenant: Tenant) -> tuple[list[Check], int, int]:

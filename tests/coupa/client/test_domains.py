@@ -43,12 +43,16 @@ def test_pasted_forms_normalise_to_the_bare_https_host(pasted: str) -> None:
 
 
 def test_partner_instances_on_coupacloud_are_accepted() -> None:
-    domain = normalize_coupa_domain("demo.coupacloud.com", allowed_hosts=ALLOWED, resolver=public_resolver)
+    domain = normalize_coupa_domain(
+        "demo.coupacloud.com", allowed_hosts=ALLOWED, resolver=public_resolver
+    )
     assert domain.base_url == "https://demo.coupacloud.com"
 
 
 def test_the_allow_listed_local_sandbox_may_use_http() -> None:
-    domain = normalize_coupa_domain("http://127.0.0.1:8111/", allowed_hosts=ALLOWED, resolver=no_dns)
+    domain = normalize_coupa_domain(
+        "http://127.0.0.1:8111/", allowed_hosts=ALLOWED, resolver=no_dns
+    )
     assert domain.base_url == "http://127.0.0.1:8111"
 
 
@@ -77,6 +81,14 @@ def test_the_allow_listed_local_sandbox_may_use_http() -> None:
         ("https://169.254.169.254", "IP addresses are not accepted"),
         ("https://10.0.0.5", "IP addresses are not accepted"),
         ("https://acmé.coupahost.com", "characters that are not allowed"),
+        # Not host names, though they end with an allowed suffix (found by the properties).
+        ("https://evil\\.coupahost.com", "characters that are not allowed"),
+        ("*.coupahost.com", "characters that are not allowed"),
+        ("acme corp.coupahost.com", "characters that are not allowed"),
+        ("acme%2e.coupahost.com", "characters that are not allowed"),
+        ("-acme.coupahost.com", "characters that are not allowed"),
+        ("acme..coupahost.com", "characters that are not allowed"),
+        ("acme_eu.coupahost.com", "characters that are not allowed"),
     ],
 )
 def test_refused_forms_say_why(pasted: str, message: str) -> None:
@@ -85,7 +97,18 @@ def test_refused_forms_say_why(pasted: str, message: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "address", ["10.1.2.3", "192.168.0.7", "172.16.4.4", "127.0.0.1", "169.254.169.254", "::1", "fd00::1", "::ffff:10.0.0.1", "0.0.0.0"]
+    "address",
+    [
+        "10.1.2.3",
+        "192.168.0.7",
+        "172.16.4.4",
+        "127.0.0.1",
+        "169.254.169.254",
+        "::1",
+        "fd00::1",
+        "::ffff:10.0.0.1",
+        "0.0.0.0",
+    ],
 )
 def test_names_resolving_to_internal_addresses_are_refused(address: str) -> None:
     with pytest.raises(CoupaDomainError, match="private or internal address"):
@@ -113,11 +136,14 @@ def test_the_sandbox_address_is_allowed_only_with_its_exact_port_and_scheme() ->
 def test_a_name_resolving_to_the_allow_listed_address_is_refused(pasted: str) -> None:
     """The sandbox's exact origin exempts 127.0.0.1:8111, never a name that resolves to it."""
     with pytest.raises(CoupaDomainError, match="private or internal address"):
-        normalize_coupa_domain(pasted, allowed_hosts=ALLOWED, resolver=resolver_to("8.8.8.8", "127.0.0.1"))
+        normalize_coupa_domain(
+            pasted, allowed_hosts=ALLOWED, resolver=resolver_to("8.8.8.8", "127.0.0.1")
+        )
 
 
 @pytest.mark.parametrize(
-    "pasted", ["localhost", "LOCALHOST", "localhost.", "http://localhost:8111", "https://localhost:443"]
+    "pasted",
+    ["localhost", "LOCALHOST", "localhost.", "http://localhost:8111", "https://localhost:443"],
 )
 def test_localhost_is_refused_whatever_its_spelling(pasted: str) -> None:
     with pytest.raises(CoupaDomainError):
