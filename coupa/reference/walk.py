@@ -40,6 +40,7 @@ from coupa.reference.importers import (
     chart_pks,
     deactivate_unseen,
     import_records,
+    refresh_statistics,
 )
 from coupa.reference.registry import RESOURCES, Resource
 from coupa.reference.sync import (
@@ -223,6 +224,9 @@ def sync_run_execute(
                 if resource.name in plan:
                     _sync_resource(walk, resource)
                     walk.done.append(resource.name)
+                    refresh_statistics(
+                        resource=resource.name, counts=walk.counts.get(resource.name)
+                    )
     except _LeaseLostError:
         logger.warning("Sync run %s lost its lease; stopping without recording", run.pk)
         run.refresh_from_db()

@@ -1,0 +1,42 @@
+"""After an import rewrote much of a table, PostgreSQL's statistics are read again at once,
+so the tabs' searches are planned for the rows that are there (docs/benchmarks.md, case 7)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection as db
+
+from coupa.reference.importers import refresh_statistics
+from tests.factories import ConnectionFactory, ItemFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _estimated_rows(table: str) -> float:
+    with db.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [table])
+        return float(cursor.fetchone()[0])
+
+
+def test_a_small_change_leaves_the_statistics_to_autovacuum(settings: Any) -> None:
+    settings.COUPA_ANALYZE_AFTER_ROWS = 100
+    assert not refresh_statistics(resource="items", counts={"created": 60, "updated": 39})
+    assert not refresh_statistics(resource="items", counts=None)
+
+
+@pytest.mark.postgres
+def test_a_large_import_has_postgres_analyze_the_table(settings: Any) -> None:
+    settings.COUPA_ANALYZE_AFTER_ROWS = 40
+    connection = ConnectionFactory()
+    ItemFactory.create_batch(50, connection=connection)
+    before = _estimated_rows("coupa_item")
+    assert refresh_statistics(resource="items", counts={"created": 30, "deactivated": 10})
+    assert before < 50 <= _estimated_rows("coupa_item")
+
+
+def test_other_databases_have_nothing_to_refresh(settings: Any) -> None:
+    settings.COUPA_ANALYZE_AFTER_ROWS = 1
+    ran = refresh_statistics(resource="items", counts={"created": 5})
+    assert ran == (db.vendor == "postgresql")
