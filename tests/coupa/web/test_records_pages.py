@@ -249,3 +249,24 @@ def test_page_and_api_refuse_the_same_chart_selections_with_the_same_sentence(
             assert answer.status_code == 400 and sentence in answer.json()["chart_ids"][0]
     # Nothing changed: the US chart is still the only selected one.
     assert list(ChartOfAccounts.objects.filter(selected=True).values_list("pk", flat=True)) == [data["us"].pk]
+
+
+def test_a_tab_counts_matches_up_to_the_cap(client_as, admin_user, data, monkeypatch) -> None:
+    """Beyond the cap the tab says "More than N" and pages stop there with a note; below it
+    the count is exact. (A capped count reads at most N + 1 rows of a 200,000-row search.)"""
+    from coupa.web import views
+
+    monkeypatch.setattr(views, "COUNT_CAP", 3)
+    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    for n in range(5):
+        Item.objects.create(
+            connection=data["conn"], external_id=100 + n, name=f"Chair {n}", **stamp()
+        )
+    client = client_as(admin_user)
+    url = reverse("coupa:records", args=["items"])
+    html = client.get(url, {"search": "chair"}).content.decode()
+    assert "More than 3 match the filter" in html and "Page 1 of more than 1" in html
+    assert 'data-testid="capped-note"' not in html
+    last = client.get(url, {"search": "chair", "page": 2}).content.decode()
+    assert "Only the first 3 matches are listed" in last
+    assert "1 match the filter" in client.get(url, {"search": "laptop"}).content.decode()
