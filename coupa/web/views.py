@@ -3,10 +3,11 @@ slider and Sync Data. Thin: form, permission, one service call, render or redire
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -201,12 +202,14 @@ PAGE_SIZE = 50
 COUNT_CAP = 1000
 
 
-class CappedPaginator(Paginator):
-    """A Paginator that counts at most `COUNT_CAP` + 1 rows (one LIMITed subquery)."""
+class CappedPaginator(Paginator[Any]):
+    """A Paginator of a queryset that counts at most `COUNT_CAP` + 1 rows (one LIMITed
+    subquery)."""
 
     @cached_property
     def count(self) -> int:
-        return int(self.object_list[: COUNT_CAP + 1].count())
+        rows = cast("QuerySet[Any]", self.object_list)
+        return int(rows[: COUNT_CAP + 1].count())
 
     @property
     def capped(self) -> bool:
@@ -216,6 +219,8 @@ class CappedPaginator(Paginator):
     @property
     def cap(self) -> int:
         return COUNT_CAP
+
+
 # Message tags of a run's messages: the progress panel keeps the state of SYNC_STATE_TAG
 # messages current and removes SYNC_RUN_TAG messages once no run is live.
 SYNC_RUN_TAG = "sync-run"
