@@ -403,8 +403,8 @@ COUPA_PUSH_DEADLINE = env.float("COUPA_PUSH_DEADLINE", default=600.0)
 COUPA_PUSH_PENDING_AFTER = env.float("COUPA_PUSH_PENDING_AFTER", default=120.0)
 
 # Reference-data syncs (coupa/reference/sync.py).
-# A sync that created, changed or deactivated at least this many rows of a table has
-# PostgreSQL re-read its statistics at once (coupa.reference.importers.refresh_statistics).
+# A sync that has created, changed or deactivated this many rows of a table has PostgreSQL
+# re-read its statistics, and again each time that doubles (importers.refresh_statistics).
 COUPA_ANALYZE_AFTER_ROWS = env.int("COUPA_ANALYZE_AFTER_ROWS", default=5000)
 # A running sync renews its heartbeat after every page; one silent for longer is taken for
 # dead (its worker was killed) and failed by the stale sweep (beat, every minute). Longer

@@ -254,14 +254,16 @@ def _upsert_postgres(batch: _Batch, alias: str) -> ResourceCounts:
 
 
 def refresh_statistics(*, resource: str, counts: Mapping[str, int] | None) -> bool:
-    """Have PostgreSQL re-read a table's statistics after an import rewrote much of it.
+    """Have PostgreSQL re-read a table's statistics while an import rewrites much of it.
 
-    A first import of 200,000 items leaves the planner believing the connection has a
-    few hundred rows until autovacuum gets round to the table (minutes later): the Items
-    tab's search then filters every row instead of walking the name index, about 30
-    times slower (docs/benchmarks.md, case 7). ANALYZE samples the table (a fraction of
-    a second) and is skipped for small changes, which autovacuum keeps up with.
-    Returns whether it ran.
+    Until autovacuum gets round to the table (minutes later, longer on a large shared
+    table), the planner believes a new connection has a handful of rows. During the
+    import each batch's lookup of existing rows may then use the connection-only index
+    and scan all of them (an import of 200,000 items slowed to about 150 records/s);
+    after it, the Items tab's search filters every row instead of walking the name
+    index (959 ms for a page instead of 29 ms; docs/benchmarks.md, cases 3 and 7).
+    ANALYZE samples the table (a fraction of a second) and is skipped for small
+    changes, which autovacuum keeps up with. Returns whether it ran.
     """
     changed = sum((counts or {}).get(k, 0) for k in ("created", "updated", "deactivated"))
     if changed < settings.COUPA_ANALYZE_AFTER_ROWS:

@@ -123,6 +123,8 @@ class _Walk:
     stats: RequestStats
     on_progress: ProgressCallback | None
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Rows written per resource when PostgreSQL last re-read the table's statistics.
+    analyzed: dict[str, int] = field(default_factory=dict)
     done: list[str] = field(default_factory=list)
     resource: str = ""
     pages: int = 0
@@ -145,6 +147,13 @@ class _Walk:
         total = ResourceCounts.from_dict(self.counts.get(resource))
         total.add(counts)
         self.counts[resource] = total.as_dict()
+        # Statistics again each time the rows written double (5,000, 10,000, 20,000, ...):
+        # until then the planner takes a new connection for a few rows, and each batch's
+        # lookups of existing rows may scan all of them (quadratic in the import's size).
+        written = total.created + total.updated + total.deactivated
+        due = 2 * self.analyzed.get(resource, settings.COUPA_ANALYZE_AFTER_ROWS // 2)
+        if written >= due and refresh_statistics(resource=resource, counts=self.counts[resource]):
+            self.analyzed[resource] = written
 
     def beat(self) -> None:
         """Renew the lease and save progress; call inside the batch's transaction.
@@ -224,9 +233,6 @@ def sync_run_execute(
                 if resource.name in plan:
                     _sync_resource(walk, resource)
                     walk.done.append(resource.name)
-                    refresh_statistics(
-                        resource=resource.name, counts=walk.counts.get(resource.name)
-                    )
     except _LeaseLostError:
         logger.warning("Sync run %s lost its lease; stopping without recording", run.pk)
         run.refresh_from_db()

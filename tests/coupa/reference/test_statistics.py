@@ -40,3 +40,25 @@ def test_other_databases_have_nothing_to_refresh(settings: Any) -> None:
     settings.COUPA_ANALYZE_AFTER_ROWS = 1
     ran = refresh_statistics(resource="items", counts={"created": 5})
     assert ran == (db.vendor == "postgresql")
+
+
+def test_a_long_import_refreshes_them_each_time_its_rows_double(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not only at the end: until the first refresh, each batch's lookups of existing rows
+    may scan all of the new connection's rows (quadratic in the import's size)."""
+    from coupa.reference import walk as walk_module
+    from coupa.reference.importers import ResourceCounts
+
+    settings.COUPA_ANALYZE_AFTER_ROWS = 2000
+    seen: list[int] = []
+
+    def recorded(*, resource: str, counts: dict[str, int]) -> bool:
+        seen.append(counts["created"] + counts["updated"])
+        return True
+
+    monkeypatch.setattr(walk_module, "refresh_statistics", recorded)
+    walk = walk_module._Walk(None, "", None, None, None, None)  # type: ignore[arg-type]
+    for _ in range(10):
+        walk.add_counts("items", ResourceCounts(created=700, updated=300))
+    assert seen == [2000, 4000, 8000]
