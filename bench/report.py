@@ -111,6 +111,9 @@ def render_markdown(results: dict[str, Any], charts: dict[str, str] | None = Non
                 f"| {label} | {g['text']} | {fmt(g['value'])} | "
                 f"{'<=' if g['at_most'] else '>='} {fmt(g['target'])} | {verdict} |"
             )
+    missing = [c for c in ISSUE_ORDER if c not in {str(case.get("id")) for case in cases}]
+    if missing:
+        lines += ["", f"Not measured in this report: case {', '.join(missing)}."]
     lines.append("")
     for case in cases:
         title = case.get("title", "")

@@ -106,6 +106,7 @@ def test_report_shows_machine_date_sizes_and_each_figure_beside_the_baseline() -
     assert text.index("## Case 1") < text.index("## Case 2") < text.index("## Case 7")
     assert "Not built yet" in text
     assert "RuntimeError: boom" in text
+    assert "Not measured in this report: case 4, 6, 3, 5." in text
 
 
 def test_a_quick_report_is_labelled_as_such() -> None:
