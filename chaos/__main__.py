@@ -60,11 +60,11 @@ def _environment(broker_dir: str) -> None:
 
 
 def _worker_env(sandbox_url: str) -> dict[str, str]:
-    from bench.cases import _database_url
+    from bench.env import database_url
 
     return {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "COUPA_ALLOWED_HOSTS": sandbox_url,
         "PYTHONUNBUFFERED": "1",
     }
