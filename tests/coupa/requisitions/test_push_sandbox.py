@@ -182,6 +182,33 @@ def test_ambiguous_create_is_looked_up_and_made_once(
     assert outcomes.count("created") + outcomes.count("adopted") == 1
 
 
+def _killed_at(
+    world: World, monkeypatch: pytest.MonkeyPatch, callbacks: Any, step: str
+) -> Requisition:
+    """Send a request and kill its worker in `push.<step>` (before that step's writes)."""
+    requisition = send(new_request(world), callbacks)
+
+    def die(*args: Any, **kwargs: Any) -> None:
+        raise SystemExit("worker killed")
+
+    with monkeypatch.context() as m:
+        m.setattr(push, step, die)
+        with pytest.raises(SystemExit):
+            requisition_create(requisition_id=requisition.pk)
+    requisition.refresh_from_db()
+    return requisition
+
+
+def _swept(requisition: Requisition) -> Requisition:
+    """A SIGKILLed worker releases nothing: its lease runs out, then the sweep runs it."""
+    Requisition.objects.filter(pk=requisition.pk).update(
+        lease_owner="dead", lease_expires_at=timezone.now() - timezone.timedelta(seconds=1)
+    )
+    assert requisition_sweep_stale(enqueue=False) == [requisition.pk]
+    requisition.refresh_from_db()
+    return requisition
+
+
 @pytest.mark.django_db
 def test_worker_dying_after_the_post_is_adopted_by_the_sweep(
     world: World,
@@ -189,25 +216,10 @@ def test_worker_dying_after_the_post_is_adopted_by_the_sweep(
     monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    request = new_request(world)
-    requisition = send(request, django_capture_on_commit_callbacks)
-
-    def die(*args: Any, **kwargs: Any) -> None:
-        raise SystemExit("worker killed")
-
-    with monkeypatch.context() as m:
-        m.setattr(push, "_created", die)
-        with pytest.raises(SystemExit):
-            requisition_create(requisition_id=requisition.pk)
-    requisition.refresh_from_db()
+    requisition = _killed_at(world, monkeypatch, django_capture_on_commit_callbacks, "_created")
     assert requisition.state == Requisition.State.SENDING
     assert len(in_sandbox(sandbox, requisition.marker)) == 1
-    # A SIGKILLed worker releases nothing: its lease runs out.
-    Requisition.objects.filter(pk=requisition.pk).update(
-        lease_owner="dead", lease_expires_at=timezone.now() - timezone.timedelta(seconds=1)
-    )
-    assert requisition_sweep_stale(enqueue=False) == [requisition.pk]
-    requisition.refresh_from_db()
+    requisition = _swept(requisition)
     assert requisition.state == Requisition.State.CREATED
     assert len(in_sandbox(sandbox, requisition.marker)) == 1
     assert requisition.tries.last().outcome == "adopted"  # type: ignore[union-attr]
@@ -222,22 +234,11 @@ def test_attempt_of_a_worker_killed_mid_post_is_closed_as_unknown(
 ) -> None:
     """The POST was sent and the worker died before recording its answer: the next worker
     closes that attempt as unknown (not left running forever) and adopts the PR."""
-    request = new_request(world)
-    requisition = send(request, django_capture_on_commit_callbacks)
-
-    def die(*args: Any, **kwargs: Any) -> None:
-        raise SystemExit("worker killed")
-
-    with monkeypatch.context() as m:
-        m.setattr(push, "_finish_attempt", die)
-        with pytest.raises(SystemExit):
-            requisition_create(requisition_id=requisition.pk)
-    assert requisition.tries.get().finished_at is None
-    Requisition.objects.filter(pk=requisition.pk).update(
-        lease_owner="dead", lease_expires_at=timezone.now() - timezone.timedelta(seconds=1)
+    requisition = _killed_at(
+        world, monkeypatch, django_capture_on_commit_callbacks, "_finish_attempt"
     )
-    assert requisition_sweep_stale(enqueue=False) == [requisition.pk]
-    requisition.refresh_from_db()
+    assert requisition.tries.get().finished_at is None
+    requisition = _swept(requisition)
     assert requisition.state == Requisition.State.CREATED
     assert len(in_sandbox(sandbox, requisition.marker)) == 1
     first, last = requisition.tries.all()
