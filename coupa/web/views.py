@@ -204,17 +204,21 @@ COUNT_CAP = 1000
 
 class CappedPaginator(Paginator[Any]):
     """A Paginator of a queryset that counts at most `COUNT_CAP` + 1 rows (one LIMITed
-    subquery)."""
+    subquery) and pages through the first `COUNT_CAP` of them."""
 
     @cached_property
-    def count(self) -> int:
+    def _counted(self) -> int:
         rows = cast("QuerySet[Any]", self.object_list)
         return int(rows[: COUNT_CAP + 1].count())
 
+    @cached_property
+    def count(self) -> int:
+        return min(self._counted, COUNT_CAP)
+
     @property
     def capped(self) -> bool:
-        """Whether there are more matches than were counted (pages stop at the cap)."""
-        return bool(self.count > COUNT_CAP)
+        """Whether there are more matches than are listed (pages stop at the cap)."""
+        return self._counted > COUNT_CAP
 
     @property
     def cap(self) -> int:
