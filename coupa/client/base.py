@@ -496,17 +496,31 @@ class CoupaClient:
         threads, pages then arrive in no particular order. Memory stays bounded.
         Side effects: GETs only. Raises CoupaError subclasses.
         """
+        yield from self._walk(resource, params, fields, concurrent=concurrent)
+
+    def _walk(
+        self,
+        resource: str,
+        params: Mapping[str, Any] | None,
+        fields: Sequence[FieldSpec] | None,
+        *,
+        concurrent: bool | None,
+        transform: Callable[[Page], Any] | None = None,
+    ) -> Iterator[Any]:
         query = dict(params or {})
         if fields is not None:
             query["fields"] = encode_fields(_with_id(fields))
         fetch = self._fetch_page(f"/api/{resource}")
         use_threads = self.concurrency > 1 if concurrent is None else concurrent
         if not use_threads:
-            yield from keyset_pages(fetch, query, page_size=PAGE_SIZE)
+            for page in keyset_pages(fetch, query, page_size=PAGE_SIZE):
+                yield transform(page) if transform is not None else page
             return
         # The first page is fetched before any thread starts, so the token is minted
         # once and the threads share it from memory.
-        yield from concurrent_pages(fetch, query, workers=self.concurrency, page_size=PAGE_SIZE)
+        yield from concurrent_pages(
+            fetch, query, workers=self.concurrency, page_size=PAGE_SIZE, transform=transform
+        )
 
     def iter_record_pages(
         self,
@@ -522,8 +536,15 @@ class CoupaClient:
         not parse (no id), besides what `iter_pages` raises.
         """
         parse = record_type.from_json
-        for page in self.iter_pages(record_type.resource, params, fields, concurrent=concurrent):
-            yield [parse(record) for record in page]
+
+        def parse_page(page: Page) -> list[R]:
+            return [parse(record) for record in page]
+
+        # Concurrent walks parse on the paging threads: while the caller writes a batch
+        # (waiting on the database, the GIL released) the next pages get parsed.
+        yield from self._walk(
+            record_type.resource, params, fields, concurrent=concurrent, transform=parse_page
+        )
 
     def iter_records(
         self,

@@ -236,23 +236,29 @@ def concurrent_pages(
     *,
     workers: int,
     page_size: int = PAGE_SIZE,
-) -> Iterator[Page]:
+    transform: Callable[[Page], Any] | None = None,
+) -> Iterator[Any]:
     """Yield the non-empty pages of a collection, walking id slices on `workers` threads.
 
     Pages come in no particular order across slices, each record exactly once. With
     `workers <= 1`, or a collection that fits in one page, this is `keyset_pages`.
-    Closing the generator early stops the threads. Raises the first error a worker
-    met (after stopping the others).
+    `transform` (parsing, say) is applied to each page before it is yielded, on the
+    worker threads: the consumer then spends its time on what it does with the pages
+    (writing them, while the workers parse the next ones) and an error `transform`
+    raises reaches it like a fetch error. Closing the generator early stops the
+    threads. Raises the first error a worker met (after stopping the others).
     """
+    shape: Callable[[Page], Any] = transform or (lambda page: page)
     first = fetch(_page_params(params, 0, None, page_size))
     _check_page(first, 0, None)
     if first:
-        yield first
+        yield shape(first)
     if len(first) < page_size:
         return
     cursor = first[-1]["id"]
     if workers <= 1:
-        yield from keyset_pages(fetch, params, after=cursor, page_size=page_size)
+        for page in keyset_pages(fetch, params, after=cursor, page_size=page_size):
+            yield shape(page)
         return
 
     density = len(first) / cursor
@@ -283,7 +289,7 @@ def concurrent_pages(
             page = fetch(_page_params(params, lo, hi, page_size))
             _check_page(page, lo, hi)
             keep, done = scheduler.advance(piece, page)
-            if keep and not put(keep):
+            if keep and not put(shape(keep)):
                 return False
         return True
 

@@ -38,6 +38,7 @@ from coupa.models import ChartOfAccounts
 from coupa.reference.importers import (
     ResourceCounts,
     chart_pks,
+    commit_without_flush,
     deactivate_unseen,
     import_records,
     refresh_statistics,
@@ -438,6 +439,7 @@ def _walk_pages(
     def flush() -> None:
         nonlocal buffer, buffered_pages, last
         with transaction.atomic():
+            commit_without_flush(resource=spec.name)
             walk.hold()
             counts = import_records(
                 connection=walk.connection,

@@ -148,6 +148,50 @@ def test_concurrent_walk_falls_back_when_desc_is_ignored(
     assert _walk(make_client(concurrency=4), collection) == Counter(range(1, 301))
 
 
+def test_concurrent_walks_parse_on_the_paging_threads(
+    make_client: Callable[..., CoupaClient],
+    coupa_mock: respx.MockRouter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The caller gets parsed pages without parsing them itself: while it writes one
+    batch, the paging threads parse the next (bench case 3)."""
+    collection = FakeCollection(list(range(1, 1_001)))
+    coupa_mock.get("/api/suppliers").mock(side_effect=collection)
+    parsed_on: Counter[str] = Counter()
+    parse = types.Supplier.from_json
+
+    def recording(data: dict[str, object]) -> types.Supplier:
+        parsed_on[threading.current_thread().name.split("-")[0]] += 1
+        return parse(data)
+
+    monkeypatch.setattr(types.Supplier, "from_json", recording)
+    pages = list(make_client(concurrency=4).iter_record_pages(types.Supplier))
+    assert sorted(r.id for page in pages for r in page) == list(range(1, 1_001))
+    assert all(isinstance(r, types.Supplier) for page in pages for r in page)
+    # Only the first page (fetched before the threads start) is parsed by the caller.
+    assert parsed_on == {"MainThread": 50, "coupa": 950}
+
+
+def test_a_record_that_does_not_parse_on_a_paging_thread_reaches_the_caller(
+    make_client: Callable[..., CoupaClient],
+    coupa_mock: respx.MockRouter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    collection = FakeCollection(list(range(1, 1_001)))
+    coupa_mock.get("/api/suppliers").mock(side_effect=collection)
+    parse = types.Supplier.from_json
+
+    def refusing_425(data: dict[str, object]) -> types.Supplier:
+        if data["id"] == 425:
+            raise CoupaProtocolError("expected a Supplier object")
+        return parse(data)
+
+    monkeypatch.setattr(types.Supplier, "from_json", refusing_425)
+    with pytest.raises(CoupaProtocolError):
+        list(make_client(concurrency=4).iter_record_pages(types.Supplier))
+    assert not [t for t in threading.enumerate() if t.name.startswith("coupa-pages")]
+
+
 def test_stopping_early_stops_the_threads(
     make_client: Callable[..., CoupaClient], coupa_mock: respx.MockRouter
 ) -> None:

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 from django.db import connection as db
+from django.db import transaction
 
-from coupa.reference.importers import refresh_statistics
+from coupa.reference.importers import commit_without_flush, refresh_statistics
 from tests.factories import ConnectionFactory, ItemFactory
 
 pytestmark = pytest.mark.django_db
@@ -62,3 +63,21 @@ def test_a_long_import_refreshes_them_each_time_its_rows_double(
     for _ in range(10):
         walk.add_counts("items", ResourceCounts(created=700, updated=300))
     assert seen == [2000, 4000, 8000]
+
+
+def _synchronous_commit() -> str:
+    with db.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return str(cursor.fetchone()[0])
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_import_batch_commits_without_waiting_for_the_disk_and_only_it() -> None:
+    before = _synchronous_commit()
+    with transaction.atomic():
+        commit_without_flush(resource="items")
+        assert _synchronous_commit() == "off"
+    assert _synchronous_commit() == before != "off"
+    commit_without_flush(resource="items")  # outside a transaction: nothing to relax
+    assert _synchronous_commit() == before
