@@ -7,8 +7,9 @@ rate limiter and caches when REDIS_URL is set. The workers start the sandboxes t
 Run: .venv/bin/python -m bench [--quick] [--cases 1,2,4] [--reps 3] [--merge]
      [--json var/bench/results.json] [--report docs/benchmarks.md] [--charts docs/benchmarks]
 
---merge keeps the cases already in --json that this run does not repeat, so one case can be
-run again (after a fix, say) without rerunning the rest; each case in the report says when it ran.
+--merge keeps the cases already in --json (else in the copy a full run leaves beside its
+charts, docs/benchmarks/results.json) that this run does not repeat, so one case can be run
+again (after a fix, say) without rerunning the rest; each case in the report says when it ran.
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--merge",
         action="store_true",
-        help="keep the cases of --json this run does not repeat (same sizes only)",
+        help="keep the cases of --json (or of <charts>/results.json) this run does not repeat",
     )
     p.add_argument(
         "--render-only", action="store_true", help="write the report and charts from --json again"
@@ -155,12 +156,18 @@ def main(argv: list[str] | None = None) -> int:
     }
     results["cases"] = run_workers(cases, quick=args.quick, reps=args.reps)
     json_path = ROOT / args.json
+    # A full run's figures also go beside its charts, in the repository: a later --merge
+    # on a fresh clone (no var/) then keeps the cases it does not repeat.
+    kept_path = ROOT / args.charts / "results.json"
     if args.merge:
-        results["cases"] = merged(results["cases"], json_path, quick=args.quick)
+        earlier = json_path if json_path.exists() or args.quick else kept_path
+        results["cases"] = merged(results["cases"], earlier, quick=args.quick)
     results["databases"] = sorted({c["database"] for c in results["cases"] if c.get("database")})
     results["seconds"] = round(time.perf_counter() - started, 1)
     report_path = ROOT / args.report
     write_json(results, json_path)
+    if not args.quick:
+        write_json(results, kept_path)
     charts = write_charts(results, ROOT / args.charts, report_path.parent)
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(render_markdown(results, charts))

@@ -2,8 +2,11 @@
 
 Admins open the Items tab with a search and toggle Show to Users (session cookie, CSRF
 header as htmx sends it); requesters search the item picker and submit a request (API
-token). Every action's latency in ms and whether it failed (a status >= 400 or a
-transport error) are recorded. No Django here: it speaks HTTP only.
+token). Like a person (or a locust user's `wait_time`), a client pauses between actions
+for a random `think` time; without pauses N clients measure the server's saturation
+(latency = N / throughput), not how it responds to N people. Every action's latency in
+ms and whether it failed (a status >= 400 or a transport error) are recorded. No Django
+here: it speaks HTTP only.
 """
 
 from __future__ import annotations
@@ -36,8 +39,15 @@ class Load:
     token: str  # a requester's API token
     item_pks: list[int]
     request_body: dict[str, Any]
+    think: tuple[float, float] = (0.0, 0.0)  # seconds between a client's actions
     samples: list[Sample] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _pause(self, rnd: random.Random) -> None:
+        # A full pause even once the window closed: a client finishing its minimum
+        # cycles must not turn into a burst.
+        if self.think[1] > 0:
+            time.sleep(rnd.uniform(*self.think))
 
     def _timed(self, kind: str, call: Callable[[], httpx.Response]) -> httpx.Response | None:
         started = time.perf_counter()
@@ -58,6 +68,7 @@ class Load:
             while done < cycles or not stop.is_set():
                 word = rnd.choice(WORDS)
                 self._timed("list", partial(http.get, RECORDS_PATH, params={"search": word}))
+                self._pause(rnd)
                 csrf = http.cookies.get("csrftoken") or ""
                 pk = rnd.choice(self.item_pks)
                 self._timed(
@@ -73,6 +84,7 @@ class Load:
                         },
                     ),
                 )
+                self._pause(rnd)
                 done += 1
                 if done >= cycles * 50:
                     return
@@ -87,8 +99,10 @@ class Load:
                 self._timed(
                     "picker", partial(http.get, "/api/v1/pickers/items", params={"search": word})
                 )
+                self._pause(rnd)
                 body = {**self.request_body, "title": f"Load {seed}-{done}"}
                 self._timed("submit", partial(http.post, "/api/v1/requests", json=body))
+                self._pause(rnd)
                 done += 1
                 if done >= cycles * 50:
                     return

@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from coupa.api.pagination import CappedPagination
 from coupa.api.serializers import (
     PICKABLE_SERIALIZERS,
     SERIALIZERS,
@@ -256,6 +257,7 @@ class _RecordList(generics.ListAPIView):  # type: ignore[type-arg]
 
     kind = ""
     permission_classes = [CanRead]
+    pagination_class = CappedPagination  # counted up to 1,000, as the tabs are
 
     def get_queryset(self) -> QuerySet[Any]:
         return record_list(
@@ -493,6 +495,7 @@ class _Pickable(generics.ListAPIView):  # type: ignore[type-arg]
 
     kind = ""
     permission_classes = [IsAuthenticated, IsOrganizationMember]
+    pagination_class = CappedPagination
 
     def get_queryset(self) -> QuerySet[Any]:
         return pickable_list(

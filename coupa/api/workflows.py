@@ -17,12 +17,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from coupa.api.pagination import PickerPagination
 from coupa.reference.registry import RESOURCES
 from coupa.reference.selectors import offered_record_list
 from coupa.requisitions.custom_fields import (
@@ -519,10 +519,6 @@ class PickerSerializer(serializers.Serializer[Any]):
         kind = self.context["kind"]
         label, code, number, detail = PICKER_DISPLAY[kind](instance)
         return {"id": instance.pk, "label": label, "code": code, "number": number, "detail": detail}
-
-
-class PickerPagination(PageNumberPagination):
-    page_size = 20
 
 
 class PickerView(generics.ListAPIView):  # type: ignore[type-arg]

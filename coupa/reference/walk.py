@@ -156,6 +156,11 @@ class _Walk:
         if written >= due and refresh_statistics(resource=resource, counts=self.counts[resource]):
             self.analyzed[resource] = written
 
+    def settle(self, resource: str) -> None:
+        """After a resource's walk that wrote much of its table: VACUUM (ANALYZE) it, so
+        the tabs' counts and searches over it are index-only scans from the start."""
+        refresh_statistics(resource=resource, counts=self.counts.get(resource), vacuum=True)
+
     def beat(self) -> None:
         """Renew the lease and save progress; call inside the batch's transaction.
 
@@ -234,6 +239,7 @@ def sync_run_execute(
                 if resource.name in plan:
                     _sync_resource(walk, resource)
                     walk.done.append(resource.name)
+                    walk.settle(resource.name)
     except _LeaseLostError:
         logger.warning("Sync run %s lost its lease; stopping without recording", run.pk)
         run.refresh_from_db()

@@ -3,16 +3,13 @@ slider and Sync Data. Thin: form, permission, one service call, render or redire
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.contrib import messages
-from django.core.paginator import Paginator
-from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.functional import cached_property
 from django.views import View
 
 from coupa.client.connection import coupa_settings
@@ -27,6 +24,7 @@ from coupa.connections.services import (
 )
 from coupa.reference.registry import PICKABLE, RESOURCES, SUPPORTING
 from coupa.reference.selectors import (
+    CappedPaginator,
     RecordFilter,
     RecordFilterError,
     chart_list,
@@ -196,35 +194,6 @@ class ValidationView(CapabilityRequiredMixin, View):
 TABS = [*((k, RESOURCES[k].title) for k in PICKABLE), ("supporting", "Supporting data")]
 SUPPORTING_LABELS = {k: RESOURCES[k].title for k in SUPPORTING}
 PAGE_SIZE = 50
-#: The tabs count matches up to this many: "More than 1,000 match the filter" (the bulk
-#: action's confirmation counts them all). An exact count of a search over a 200,000-item
-#: catalog reads every matching row, seconds under load; the first page needs 50.
-COUNT_CAP = 1000
-
-
-class CappedPaginator(Paginator[Any]):
-    """A Paginator of a queryset that counts at most `COUNT_CAP` + 1 rows (one LIMITed
-    subquery) and pages through the first `COUNT_CAP` of them."""
-
-    @cached_property
-    def _counted(self) -> int:
-        rows = cast("QuerySet[Any]", self.object_list)
-        return int(rows[: COUNT_CAP + 1].count())
-
-    @cached_property
-    def count(self) -> int:
-        return min(self._counted, COUNT_CAP)
-
-    @property
-    def capped(self) -> bool:
-        """Whether there are more matches than are listed (pages stop at the cap)."""
-        return self._counted > COUNT_CAP
-
-    @property
-    def cap(self) -> int:
-        return COUNT_CAP
-
-
 # Message tags of a run's messages: the progress panel keeps the state of SYNC_STATE_TAG
 # messages current and removes SYNC_RUN_TAG messages once no run is live.
 SYNC_RUN_TAG = "sync-run"

@@ -129,6 +129,35 @@ def test_merge_replaces_the_cases_run_again_and_keeps_the_rest(tmp_path: Path) -
     assert "started 2026-12-01 10:00 UTC" in text
 
 
+def test_a_fresh_clone_merges_into_the_figures_kept_beside_the_charts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """var/ is not in the repository: a full run leaves its figures beside the charts
+    too, and a --merge without var/bench/results.json keeps the cases found there."""
+    import bench.__main__ as cli
+
+    def run(cases: list[str], **_: Any) -> list[dict[str, Any]]:
+        return [{"id": c, "title": f"case {c}", "database": None, "date": "d"} for c in cases]
+
+    monkeypatch.setattr(cli, "run_workers", run)
+    monkeypatch.setattr(cli, "write_charts", lambda *a, **k: {})
+    charts = tmp_path / "docs" / "benchmarks"
+    paths = ["--report", str(tmp_path / "docs" / "benchmarks.md"), "--charts", str(charts)]
+    assert cli.main(["--cases", "1,2", "--json", str(tmp_path / "var" / "r.json"), *paths]) == 0
+    kept = json.loads((charts / "results.json").read_text())
+    assert [c["id"] for c in kept["cases"]] == ["1", "2"]
+    fresh = str(tmp_path / "clone-var" / "r.json")
+    assert cli.main(["--cases", "2", "--merge", "--json", fresh, *paths]) == 0
+    assert [c["id"] for c in json.loads(Path(fresh).read_text())["cases"]] == ["1", "2"]
+    # Quick runs neither leave a copy nor read one.
+    assert cli.main(["--quick", "--cases", "7", "--merge", "--json", fresh + ".q", *paths]) == 0
+    assert [c["id"] for c in json.loads(Path(fresh + ".q").read_text())["cases"]] == ["7"]
+    assert [c["id"] for c in json.loads((charts / "results.json").read_text())["cases"]] == [
+        "1",
+        "2",
+    ]
+
+
 def test_json_round_trips(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "results.json"
     write_json(_results(quick=True), path)
@@ -161,3 +190,30 @@ def test_bench_quick_covers_every_case_of_the_issue() -> None:
     recipe = makefile.split("bench-quick: install-dev", 1)[1].split("\n\n", 1)[0]
     assert "-m bench --quick" in recipe
     assert "--cases" not in recipe
+
+
+def test_load_clients_pause_between_actions_like_people(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each action is followed by a think time drawn from `think`; none without it."""
+    import threading
+
+    import httpx
+
+    from bench import load
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json={}))
+    real_client = httpx.Client
+    monkeypatch.setattr(
+        load.httpx, "Client", lambda **kw: real_client(transport=transport, **kw)
+    )
+    pauses: list[float] = []
+    monkeypatch.setattr(load.time, "sleep", pauses.append)
+    stopped = threading.Event()
+    stopped.set()
+    people = load.Load("http://app.test", ("sessionid", "s"), "t", [1], {}, think=(0.5, 1.5))
+    people.admin(stopped, 2, seed=1)
+    people.requester(stopped, 2, seed=2)
+    assert [s.kind for s in people.samples] == ["list", "toggle"] * 2 + ["picker", "submit"] * 2
+    assert len(pauses) == 8 and all(0.5 <= p <= 1.5 for p in pauses)
+    saturating = load.Load("http://app.test", ("sessionid", "s"), "t", [1], {})
+    saturating.admin(stopped, 1, seed=1)
+    assert len(pauses) == 8

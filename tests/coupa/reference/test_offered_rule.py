@@ -70,6 +70,7 @@ def offered_everywhere(connection: Connection, user) -> dict[str, dict[str, int]
         seen[kind] = {
             "picker": pickable_list(organization=organization, kind=kind).count(),
             "api_picker": picker["count"],
+            "form_picker": api.get(f"/api/v1/pickers/{kind}").json()["count"],
             "tab_label_yes": tab.filter(offered="yes").count(),
             "tab_count": record_counts(connection=connection, kind=kind)["offered"],
             "coupa_status": sync_status(connection=connection)["resources"][kind]["shown"],

@@ -81,3 +81,54 @@ def test_an_import_batch_commits_without_waiting_for_the_disk_and_only_it() -> N
     assert _synchronous_commit() == before != "off"
     commit_without_flush(resource="items")  # outside a transaction: nothing to relax
     assert _synchronous_commit() == before
+
+
+def _all_visible_pages(table: str) -> int:
+    with db.cursor() as cursor:
+        cursor.execute("SELECT relallvisible FROM pg_class WHERE relname = %s", [table])
+        return int(cursor.fetchone()[0])
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_end_of_a_large_import_vacuums_the_table(settings: Any) -> None:
+    """Pages marked all-visible: the tabs' counts read the index alone from the start."""
+    settings.COUPA_ANALYZE_AFTER_ROWS = 40
+    ItemFactory.create_batch(300, connection=ConnectionFactory())
+    assert _all_visible_pages("coupa_item") == 0
+    with transaction.atomic():  # VACUUM cannot run in a transaction: ANALYZE there
+        assert refresh_statistics(resource="items", counts={"created": 300}, vacuum=True)
+    assert _all_visible_pages("coupa_item") == 0
+    assert refresh_statistics(resource="items", counts={"created": 300}, vacuum=True)
+    assert _all_visible_pages("coupa_item") > 0
+
+
+@pytest.mark.sandbox
+@pytest.mark.django_db(transaction=True)
+def test_a_sync_settles_each_resource_it_walked(
+    organization: Any,
+    admin_user: Any,
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from coupa.reference import walk as walk_module
+    from coupa.sandbox.testing import running_sandbox
+    from tests.coupa.support import connect_sandbox, run_sync
+
+    settled: list[tuple[str, int, bool]] = []
+
+    def recorded(*, resource: str, counts: dict[str, int], vacuum: bool = False) -> bool:
+        settled.append((resource, counts.get("created", 0), vacuum))
+        return False
+
+    monkeypatch.setattr(walk_module, "refresh_statistics", recorded)
+    with running_sandbox(rate=0, accounts=20, suppliers=70, items=120) as sandbox:
+        conn = connect_sandbox(
+            organization, admin_user, sandbox, django_capture_on_commit_callbacks, settings
+        )
+        settled.clear()
+        run_sync(conn)
+    ends = {r: n for r, n, vacuum in settled if vacuum}
+    assert ends["vendors"] > 0 and ends["items"] > 0  # their active records, all created
+    assert len(ends) == len([r for r, _, vacuum in settled if vacuum])  # once per resource

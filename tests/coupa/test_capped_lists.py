@@ -1,0 +1,57 @@
+"""The record lists and pickers of the API count their matches up to a cap, as the tabs
+do, and the tab counts read the records' table alone: a 200,000-item catalog is listed
+from the rows of a page (docs/benchmarks.md, case 7)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection as db
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from coupa.reference import selectors
+from coupa.reference.selectors import record_counts
+from tests.factories import ConnectionFactory, ItemFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def chairs(organization, monkeypatch):
+    monkeypatch.setattr(selectors, "COUNT_CAP", 3)
+    connection = ConnectionFactory(organization=organization)
+    ItemFactory.create_batch(5, connection=connection, name="Chair")
+    ItemFactory(connection=connection, name="Laptop")
+    return connection
+
+
+@pytest.mark.parametrize(
+    "url", ["/api/v1/coupa/items", "/api/v1/pickable/items", "/api/v1/pickers/items"]
+)
+def test_beyond_the_cap_count_stops_there_and_says_so(chairs, admin_user, url) -> None:
+    api = APIClient()
+    api.force_authenticate(admin_user)
+    page = api.get(url, {"search": "chair"}).json()
+    assert (page["count"], page["count_capped"], page["next"]) == (3, True, None)
+    assert len(page["results"]) == 3  # the first three matches, never a fourth
+    exact = api.get(url, {"search": "laptop"}).json()
+    assert (exact["count"], exact["count_capped"], len(exact["results"])) == (1, False, 1)
+
+
+def test_the_schema_documents_the_capped_count(admin_user) -> None:
+    api = APIClient()
+    api.force_authenticate(admin_user)
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    paged = schema["components"]["schemas"]["PaginatedPickerList"]
+    assert "count_capped" in paged["required"]
+    assert "1,000" in paged["properties"]["count"]["description"]
+
+
+def test_the_tab_counts_read_the_records_table_alone(chairs) -> None:
+    """The connection's part of the offered rule is decided from the connection in hand,
+    not joined into each of its records' rows."""
+    with CaptureQueriesContext(db) as queries:
+        counts = record_counts(connection=chairs, kind="items")
+    assert counts == {"imported": 6, "active": 6, "offered": 6}
+    assert len(queries) == 1
+    assert "integrations_connection" not in queries[0]["sql"]
