@@ -72,9 +72,9 @@ class ContentSecurityPolicyMiddleware:
     """Send `settings.CONTENT_SECURITY_POLICY` with every response: the pages load scripts,
     styles, images and fonts from the app only, with no inline script or style.
 
-    The API documentation pages (Swagger UI, Redoc) configure themselves with inline
-    scripts and styles and Redoc runs a worker from a blob: they get
-    `CONTENT_SECURITY_POLICY_API_DOCS`; they render only the schema, never user data.
+    The API documentation page (Swagger UI) configures itself with inline scripts and
+    styles: it gets
+    `CONTENT_SECURITY_POLICY_API_DOCS`; it renders only the schema, never user data.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:

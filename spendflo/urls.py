@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from spendflo import health, views
 from spendflo.users import views as user_views
@@ -47,7 +48,8 @@ urlpatterns = [
     path("api/v1/", include("spendflo.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    # Redoc was dropped (its sidebar always loads a logo from cdn.redoc.ly); old links land here.
+    path("api/redoc/", RedirectView.as_view(pattern_name="api-docs", permanent=True)),
     path("admin/", admin.site.urls),
 ]
 

@@ -14,7 +14,7 @@ from spendflo.users.roles import Capability, user_can
 
 @public
 def favicon(request: HttpRequest) -> HttpResponse:
-    """Browsers ask for /favicon.ico on pages that name no icon (Django's admin, Redoc)."""
+    """Browsers ask for /favicon.ico on pages that name no icon (Django's admin)."""
     return redirect(static("favicon.svg"), permanent=True)
 
 

@@ -25,7 +25,7 @@ def test_pages_get_the_strict_policy_and_the_api_docs_their_own(
     assert "frame-ancestors 'none'" in policy
     assert client.get("/accounts/login/")["Content-Security-Policy"] == policy
     assert client.get("/api/v1/me")["Content-Security-Policy"] == policy
-    docs = client.get("/api/redoc/")["Content-Security-Policy"]
+    docs = client.get("/api/docs/")["Content-Security-Policy"]
     assert docs == settings.CONTENT_SECURITY_POLICY_API_DOCS
 
 
