@@ -69,7 +69,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
             "items": 300,
             "clients": 20,
             "cycles": 1,
-            "deadline_s": 3.0,
+            "deadline_s": 1.5,
             "think_s": (0.05, 0.15),
         },
     },
@@ -80,7 +80,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
 }
 NETWORK = {"rate": 25.0, "burst": 20, "latency_ms": 150}
 # Quick runs only prove the harness: a faster sandbox keeps them under two minutes.
-QUICK_NETWORK = {"rate": 100.0, "burst": 10, "latency_ms": 20}
+QUICK_NETWORK = {"rate": 200.0, "burst": 20, "latency_ms": 5}
 LAYOUTS: dict[str, dict[str, Any]] = {
     "dense": {"id_layout": "dense"},
     "sparse": {"id_layout": "sparse"},
