@@ -50,7 +50,7 @@ def throwaway_database() -> Iterator[str]:
     if db.vendor == "sqlite":
         tmp = tempfile.mkdtemp(prefix="bench-")
         db.settings_dict["TEST"]["NAME"] = str(Path(tmp) / "bench.sqlite3")
-    name = db.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    name = db.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False, serialize=False)
     try:
         yield db.vendor
     finally:
