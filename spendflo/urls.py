@@ -49,7 +49,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     # Redoc was dropped (its sidebar always loads a logo from cdn.redoc.ly); old links land here.
-    path("api/redoc/", RedirectView.as_view(pattern_name="api-docs", permanent=True)),
+    path("api/redoc/", public(RedirectView.as_view(pattern_name="api-docs", permanent=True))),
     path("admin/", admin.site.urls),
 ]
 
