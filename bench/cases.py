@@ -79,7 +79,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
     },
 }
 NETWORK = {"rate": 25.0, "burst": 20, "latency_ms": 150}
-# Quick runs only prove the harness: a faster sandbox keeps them under two minutes.
+# Quick runs only prove the harness: a faster sandbox keeps them short.
 QUICK_NETWORK = {"rate": 200.0, "burst": 20, "latency_ms": 5}
 LAYOUTS: dict[str, dict[str, Any]] = {
     "dense": {"id_layout": "dense"},

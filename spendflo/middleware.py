@@ -73,8 +73,8 @@ class ContentSecurityPolicyMiddleware:
     styles, images and fonts from the app only, with no inline script or style.
 
     The API documentation page (Swagger UI) configures itself with inline scripts and
-    styles: it gets
-    `CONTENT_SECURITY_POLICY_API_DOCS`; it renders only the schema, never user data.
+    styles: it gets `CONTENT_SECURITY_POLICY_API_DOCS`; it renders only the schema, never
+    user data.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
