@@ -946,7 +946,7 @@ def case_pr_creation(*, quick: bool, reps: int) -> dict[str, Any]:
 APP_GOALS_MS = {"list": 300.0, "toggle": 100.0, "picker": 100.0}
 #: gunicorn's sync workers (as docker-compose runs it), 2 x cores + 1 as gunicorn advises.
 #: Measured against 2 workers x 4 threads: about the same p50 and p95 on this machine.
-WEB_WORKERS = 2 * (os.cpu_count() or 1) + 1
+WEB_WORKERS = int(os.environ.get("BENCH_WEB_WORKERS", 0)) or 2 * (os.cpu_count() or 1) + 1
 
 
 def _free_port() -> int:
@@ -957,8 +957,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _web_server(env: dict[str, str]) -> tuple[Any, str]:
-    """gunicorn (`WEB_WORKERS` sync workers) on a free loopback port; wait for /healthz."""
+def _web_server(env: dict[str, str], access_log: Path) -> tuple[Any, str]:
+    """gunicorn (`WEB_WORKERS` sync workers) on a free loopback port; wait for /healthz.
+    Each request's method, path, status and time in the server (microseconds) go to
+    `access_log`."""
     import subprocess
 
     import httpx
@@ -985,6 +987,10 @@ def _web_server(env: dict[str, str]) -> tuple[Any, str]:
             str(WEB_WORKERS),
             "--log-level",
             "warning",
+            "--access-logfile",
+            str(access_log),
+            "--access-logformat",
+            "%(m)s %(U)s %(s)s %(D)s",
         ],
         cwd=ROOT,
         env=env,
@@ -1002,6 +1008,33 @@ def _web_server(env: dict[str, str]) -> tuple[Any, str]:
     raise RuntimeError("the web server did not start")
 
 
+def _server_times(access_log: Path, offset: int) -> dict[str, list[float]]:
+    """Time in the web server (ms) of each load action logged after `offset`, by kind."""
+    from bench.load import RECORDS_PATH
+
+    out: dict[str, list[float]] = {"list": [], "toggle": [], "picker": [], "submit": []}
+    with access_log.open("rb") as f:
+        f.seek(offset)
+        lines = f.read().decode(errors="replace").splitlines()
+    for line in lines:
+        parts = line.split()
+        if len(parts) != 4 or not parts[3].isdigit():
+            continue
+        method, path, _, micros = parts
+        if method == "GET" and path == RECORDS_PATH:
+            kind = "list"
+        elif method == "POST" and path.startswith(RECORDS_PATH) and path.endswith("/toggle/"):
+            kind = "toggle"
+        elif method == "GET" and path == "/api/v1/pickers/items":
+            kind = "picker"
+        elif method == "POST" and path == "/api/v1/requests":
+            kind = "submit"
+        else:
+            continue
+        out[kind].append(int(micros) / 1000)
+    return out
+
+
 def case_app_load(*, quick: bool, reps: int) -> dict[str, Any]:
     """20 clients on the Items tab, toggles, the item picker and submissions while a first
     import runs (ours, or the baseline's) in another process."""
@@ -1010,6 +1043,7 @@ def case_app_load(*, quick: bool, reps: int) -> dict[str, Any]:
     from django.test import Client
     from rest_framework.authtoken.models import Token
 
+    from bench.cpu import CpuByRole
     from bench.env import ROOT
     from bench.load import Load
     from bench.summary import percentile
@@ -1025,6 +1059,9 @@ def case_app_load(*, quick: bool, reps: int) -> dict[str, Any]:
     background_s: dict[str, list[float]] = {"ours": [], "baseline": []}
     unfinished = {"ours": 0, "baseline": 0}
     served: dict[str, list[float]] = {"ours": [], "baseline": []}  # requests/s of a run
+    in_server: dict[str, list[dict[str, list[float]]]] = {"ours": [], "baseline": []}
+    cpu: dict[str, list[dict[str, float]]] = {"ours": [], "baseline": []}  # CPU s per s
+    access_log = Path(tempfile.mkdtemp(prefix="bench-web-")) / "access.log"
     with _sandbox(rate=0, latency_ms=0, items=items, accounts=40, suppliers=30) as app_sandbox:
         conn, version, requester, answers = _pr_world(app_sandbox, 0)
         org = conn.organization
@@ -1056,7 +1093,7 @@ def case_app_load(*, quick: bool, reps: int) -> dict[str, Any]:
             }
             # Submissions queue their PR creation; a worker creates them in the app's
             # sandbox while the load runs, as in production.
-            web, url = _web_server(env)
+            web, url = _web_server(env, access_log)
             try:
 
                 def measure(side: str) -> None:
@@ -1064,6 +1101,8 @@ def case_app_load(*, quick: bool, reps: int) -> dict[str, Any]:
                     select_charts(target)
                     refill(rate, net["burst"])
                     load = Load(url, session, token, pks, body, think=cfg["think_s"])
+                    log_offset = access_log.stat().st_size if access_log.exists() else 0
+                    sampler = CpuByRole().start()
                     started = time.perf_counter()
                     proc = subprocess.Popen(  # noqa: S603 - our interpreter and module
                         [sys.executable, "-m", "bench.background", side, str(target.pk)],
@@ -1080,7 +1119,10 @@ def case_app_load(*, quick: bool, reps: int) -> dict[str, Any]:
                         deadline=cfg["deadline_s"],
                     )
                     seconds = time.perf_counter() - started
+                    used = sampler.stop()
+                    cpu[side].append({role: v / seconds for role, v in used.items()})
                     served[side].append(len(load.samples) / seconds)
+                    in_server[side].append(_server_times(access_log, log_offset))
                     if proc.poll() is None:  # past the deadline: the load window is over
                         proc.terminate()
                         proc.wait(timeout=30)
@@ -1122,6 +1164,20 @@ def case_app_load(*, quick: bool, reps: int) -> dict[str, Any]:
                     )
                 )
         latency[kind] = [x.ms for run in runs["ours"] for x in run if x.kind == kind]
+    for kind in ("list", "toggle", "picker", "submit"):
+        for q, label in ((0.5, "p50"), (0.95, "p95")):
+            values = {
+                s: [percentile(run[kind], q) for run in in_server[s] if run[kind]]
+                for s in in_server
+            }
+            metrics.append(
+                metric(
+                    f"{kind}: {label} in the web server",
+                    values["ours"],
+                    values["baseline"],
+                    unit="ms",
+                )
+            )
     errors = {s: [sum(1 for x in run if not x.ok) for run in runs[s]] for s in runs}
     metrics.append(metric("errors", errors["ours"], errors["baseline"]))
     metrics.append(
@@ -1146,6 +1202,16 @@ def case_app_load(*, quick: bool, reps: int) -> dict[str, Any]:
             better="same",
         )
     )
+    roles = sorted({r for side in cpu.values() for run in side for r in run})
+    for role in roles:
+        metrics.append(
+            metric(
+                f"CPU used: {role} (cores)",
+                [run.get(role, 0.0) for run in cpu["ours"]],
+                [run.get(role, 0.0) for run in cpu["baseline"]],
+                better="same",
+            )
+        )
     errors_total = {s: sum(v) for s, v in errors.items()}
     goals.insert(0, goal("0 errors", errors_total["ours"], 0))
     return {

@@ -50,6 +50,10 @@ def throwaway_database() -> Iterator[str]:
     if db.vendor == "sqlite":
         tmp = tempfile.mkdtemp(prefix="bench-")
         db.settings_dict["TEST"]["NAME"] = str(Path(tmp) / "bench.sqlite3")
+    elif os.environ.get("BENCH_DB_SUFFIX"):  # workers running side by side (a quick run)
+        db.settings_dict["TEST"]["NAME"] = (
+            f"test_{db.settings_dict['NAME']}_{os.environ['BENCH_DB_SUFFIX']}"
+        )
     name = db.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False, serialize=False)
     try:
         yield db.vendor

@@ -67,6 +67,7 @@ def render_markdown(results: dict[str, Any], charts: dict[str, str] | None = Non
         lines += [
             "> **Quick run** (`make bench-quick`, tiny sizes): these figures show that the harness",
             "> runs; they are not the figures the goals are about. `make bench` writes the full ones.",
+            "> Its case 3 workers run beside the others, so every figure shares the machine.",
             "",
         ]
     dates = sorted(c["date"] for c in results.get("cases", []) if c.get("date"))

@@ -202,9 +202,7 @@ def test_load_clients_pause_between_actions_like_people(monkeypatch: pytest.Monk
 
     transport = httpx.MockTransport(lambda request: httpx.Response(200, json={}))
     real_client = httpx.Client
-    monkeypatch.setattr(
-        load.httpx, "Client", lambda **kw: real_client(transport=transport, **kw)
-    )
+    monkeypatch.setattr(load.httpx, "Client", lambda **kw: real_client(transport=transport, **kw))
     pauses: list[float] = []
     monkeypatch.setattr(load.time, "sleep", pauses.append)
     stopped = threading.Event()
@@ -217,3 +215,76 @@ def test_load_clients_pause_between_actions_like_people(monkeypatch: pytest.Monk
     saturating = load.Load("http://app.test", ("sessionid", "s"), "t", [1], {})
     saturating.admin(stopped, 1, seed=1)
     assert len(pauses) == 8
+
+
+def test_a_quick_run_starts_its_workers_side_by_side_each_on_its_own_database(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """bench-quick's time: the case 3 workers run beside the shared one, never on the same
+    PostgreSQL test database; a full run starts each once the one before has ended."""
+    import bench.__main__ as cli
+
+    events: list[tuple[str, Any]] = []
+
+    class FakeProc:
+        def __init__(self, cmd: list[str], cwd: Any, env: dict[str, str]) -> None:
+            self.out = Path(cmd[cmd.index("--out") + 1])
+            self.cases = cmd[cmd.index("--cases") + 1].split(",")
+            events.append(("start", env.get("BENCH_DB_SUFFIX")))
+
+        def wait(self) -> int:
+            events.append(("wait", None))
+            self.out.write_text(json.dumps([{"id": c} for c in self.cases]))
+            return 0
+
+    monkeypatch.setattr(cli.subprocess, "Popen", FakeProc)
+    monkeypatch.setenv("DATABASE_URL", "postgres://u@h/db")
+    results = cli.run_workers(["1", "3", "7"], quick=True, reps=3)
+    assert [r["id"] for r in results] == ["1", "7", "3", "3"]  # plan order
+    starts = [e for e in events if e[0] == "start"]
+    assert [e[1] for e in starts] == ["w0", "w1", "w2"]
+    assert events[:3] == starts  # all started before the first is waited for
+    events.clear()
+    cli.run_workers(["1", "3"], quick=False, reps=3)
+    assert [e[0] for e in events[:4]] == ["start", "wait", "start", "wait"]
+    assert {e[1] for e in events} == {None}
+
+
+def test_case_7_reads_each_actions_time_in_the_web_server_from_the_access_log(
+    tmp_path: Path,
+) -> None:
+    from bench.cases import _server_times
+    from bench.load import RECORDS_PATH
+
+    log = tmp_path / "access.log"
+    log.write_text(f"GET {RECORDS_PATH} 200 1500\n")  # before the run: skipped by offset
+    offset = log.stat().st_size
+    with log.open("a") as f:
+        f.write(f"GET {RECORDS_PATH} 200 40000\n")
+        f.write(f"POST {RECORDS_PATH}17/toggle/ 200 12000\n")
+        f.write("GET /api/v1/pickers/items 200 9000\n")
+        f.write("POST /api/v1/requests 201 55000\n")
+        f.write("GET /healthz 200 300\n")  # not a load action
+        f.write("a line gunicorn wrote about something else\n")
+    assert _server_times(log, offset) == {
+        "list": [40.0],
+        "toggle": [12.0],
+        "picker": [9.0],
+        "submit": [55.0],
+    }
+
+
+def test_cpu_by_role_counts_this_process_as_the_load_generator() -> None:
+    import sys
+    import time
+
+    from bench.cpu import CpuByRole
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("reads /proc")
+    sampler = CpuByRole(interval=0.05).start()
+    spent = time.process_time() + 0.1
+    while time.process_time() < spent:  # CPU work, not a sleep
+        pass
+    used = sampler.stop()
+    assert used["load generator (this process)"] > 0.05
