@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 
 from bench.baselines import baseline_import, baseline_pr_sync
+from bench.cpu import CpuByRole
 from bench.env import (
     PeakRss,
     Sampler,
@@ -33,6 +34,12 @@ from bench.summary import goal, metric
 
 BIG = ["accounts", "vendors", "items"]
 PAGE = 50
+
+CPU_NOTE = (
+    "CPU used: CPU seconds each role's processes used in a run divided by the run's wall "
+    "time (bench/cpu.py, from /proc), so 1.0 is one core busy; the machine's cores are "
+    "in the header. Roles not named there (Redis, the shell) are left out."
+)
 
 # Sizes per case: the (full) and tiny ones for `make bench-quick`.
 SIZES: dict[str, dict[str, dict[str, Any]]] = {
@@ -584,11 +591,13 @@ def _db_runs(items: int, reps: int, limit: int | None) -> dict[str, dict[str, li
     out: dict[str, dict[str, list[float]]] = {
         key: {"ours": [], "baseline": []} for key in ("rps", "rss", "growth")
     }
+    cpu: dict[str, dict[str, list[float]]] = {}  # role -> side -> cores used in each run
     with _sandbox(rate=0, latency_ms=0, items=items, accounts=10, suppliers=10) as sandbox:
 
         def measure(side: str) -> None:
             conn = make_connection(sandbox, rate=0, label=f"db-{side}")
             before = rss_mb()
+            sampler = CpuByRole(me="importer (this process)").start()
             with PeakRss() as peak:
                 started = time.perf_counter()
                 if side == "ours":
@@ -598,12 +607,14 @@ def _db_runs(items: int, reps: int, limit: int | None) -> dict[str, dict[str, li
                     baseline_import(connection=conn, resources=["items"], limit=limit)
                     n = resource_get("items").model._default_manager.filter(connection=conn).count()
                 elapsed = time.perf_counter() - started
+            for role, used in sampler.stop().items():
+                cpu.setdefault(role, {"ours": [], "baseline": []})[side].append(used / elapsed)
             out["rps"][side].append(n / elapsed)
             out["rss"][side].append(peak.peak)
             out["growth"][side].append(peak.peak - before)
 
         _alternate(reps, lambda: measure("ours"), lambda: measure("baseline"))
-    return out
+    return {**out, **{f"cpu: {role}": sides for role, sides in cpu.items()}}
 
 
 def case_database(*, quick: bool, reps: int) -> dict[str, Any]:
@@ -636,6 +647,15 @@ def case_database(*, quick: bool, reps: int) -> dict[str, Any]:
                 unit="MB",
             )
         )
+        for key in sorted(k for k in runs if k.startswith("cpu: ")):
+            metrics.append(
+                metric(
+                    f"{items} items: CPU used: {key[5:]} (cores)",
+                    runs[key]["ours"],
+                    runs[key]["baseline"],
+                    better="same",
+                )
+            )
         peaks[items] = max(runs["rss"]["ours"])
         if db.vendor == "postgresql":
             goals.append(
@@ -669,6 +689,7 @@ def case_database(*, quick: bool, reps: int) -> dict[str, Any]:
             "RSS is the benchmark process's (it is the worker: the sync runs in it); the sandbox is "
             "another process. Sides alternate in one process, so a later side starts from the "
             "memory the earlier ones left.",
+            CPU_NOTE,
         ],
     }
 
@@ -806,6 +827,7 @@ def case_pr_creation(*, quick: bool, reps: int) -> dict[str, Any]:
         for key in ("per_s", "budget", "in_sandbox", "duplicates", "requests", "failed")
     }
     sync_share: list[float] = []
+    cpu: dict[str, dict[str, list[float]]] = {}  # role -> side -> cores used in each run
     settings.COUPA_PUSH_DEADLINE = PR_DEADLINE_S
     sync_items = SIZES["1"]["quick" if quick else "full"]["items"]
     with (
@@ -846,6 +868,9 @@ def case_pr_creation(*, quick: bool, reps: int) -> dict[str, Any]:
             sandbox.reset_stats()
             if sync is not None:
                 sync.start()
+            sampler = CpuByRole(
+                me="bench process (queues the tasks; the baseline posts from it)"
+            ).start()
             started = time.perf_counter()
             if side != "baseline":
                 # As requisition_send queues them: one task per requisition, which the
@@ -856,6 +881,10 @@ def case_pr_creation(*, quick: bool, reps: int) -> dict[str, Any]:
             else:
                 created = baseline_pr_create(requisitions=rows)
             elapsed = time.perf_counter() - started
+            for role, used in sampler.stop().items():
+                cpu.setdefault(role, {"ours": [], "baseline": [], "shared": []})[side].append(
+                    used / elapsed
+                )
             markers = {r.marker for r in rows}
             titles = [str(rec.get("req-title") or "") for rec in sandbox.records("requisitions")]
             found = [t for t in titles if t.startswith("[") and t[1:].split("]", 1)[0] in markers]
@@ -912,6 +941,15 @@ def case_pr_creation(*, quick: bool, reps: int) -> dict[str, Any]:
             ),
             metric("with a sync running: the sync's share of requests", sync_share, better="same"),
             metric("with a sync running: PRs not created", data["failed"]["shared"]),
+            *(
+                metric(
+                    f"CPU used: {role} (cores)",
+                    sides["ours"],
+                    sides["baseline"],
+                    better="same",
+                )
+                for role, sides in sorted(cpu.items())
+            ),
         ],
         "goals": [
             goal("PRs/s >= 0.85 of the rate budget", share["ours"]["median"], 0.85, at_most=False),
@@ -937,6 +975,7 @@ def case_pr_creation(*, quick: bool, reps: int) -> dict[str, Any]:
             "With a sync running: another connection to the same host imports items during "
             "the creations; both draw on the host's one rate budget (a fair split is about "
             "half each while both run).",
+            CPU_NOTE,
         ],
     }
 
@@ -1043,7 +1082,6 @@ def case_app_load(*, quick: bool, reps: int) -> dict[str, Any]:
     from django.test import Client
     from rest_framework.authtoken.models import Token
 
-    from bench.cpu import CpuByRole
     from bench.env import ROOT
     from bench.load import Load
     from bench.summary import percentile
@@ -1235,6 +1273,10 @@ def case_app_load(*, quick: bool, reps: int) -> dict[str, Any]:
             "Submitted requests queue their PR creation; a Celery worker (2 processes) creates "
             "them in the app's own unthrottled sandbox during the case.",
             "The goals are about PostgreSQL; on SQLite writers wait for one another.",
+            "In the web server: the time gunicorn logs for each action (from reading the "
+            "request to the response written); the rest of a client's figure is the wait for "
+            "a free worker and the loopback.",
+            CPU_NOTE,
         ],
     }
 

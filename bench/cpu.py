@@ -32,8 +32,9 @@ def _ticks() -> float:
         return 100.0
 
 
-def _snapshot() -> dict[int, tuple[str, float]]:
-    """pid -> (role, CPU seconds so far) for every process we can classify."""
+def _snapshot(me_role: str) -> dict[int, tuple[str, float]]:
+    """pid -> (role, CPU seconds so far) for every process we can classify; this
+    process is `me_role`."""
     out: dict[int, tuple[str, float]] = {}
     me = os.getpid()
     hz = _ticks()
@@ -50,7 +51,7 @@ def _snapshot() -> dict[int, tuple[str, float]]:
         fields = stat[stat.rfind(")") + 2 :].split()
         seconds = (int(fields[11]) + int(fields[12])) / hz  # utime + stime
         if pid == me:
-            role = "load generator (this process)"
+            role = me_role
         else:
             role = next((r for r, mark in ROLES if mark in cmdline), "")
             if not role:
@@ -62,7 +63,8 @@ def _snapshot() -> dict[int, tuple[str, float]]:
 class CpuByRole:
     """Sample /proc in a thread between start() and stop(); `seconds` is the result."""
 
-    def __init__(self, interval: float = 0.5) -> None:
+    def __init__(self, me: str = "load generator (this process)", interval: float = 0.5) -> None:
+        self.me = me
         self.interval = interval
         self._first: dict[int, float] = {}
         self._last: dict[int, tuple[str, float]] = {}
@@ -70,11 +72,11 @@ class CpuByRole:
         self._thread: threading.Thread | None = None
 
     def _sample(self) -> None:
-        for pid, (role, seconds) in _snapshot().items():
+        for pid, (role, seconds) in _snapshot(self.me).items():
             self._last[pid] = (role, seconds)
 
     def start(self) -> CpuByRole:
-        self._first = {pid: s for pid, (_, s) in _snapshot().items()}
+        self._first = {pid: s for pid, (_, s) in _snapshot(self.me).items()}
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self
