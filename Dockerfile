@@ -21,4 +21,4 @@ RUN SECRET_KEY=build-only \
 
 USER spendflo
 EXPOSE 8000
-CMD ["gunicorn", "spendflo.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "--config", "gunicorn.conf.py", "spendflo.wsgi", "--bind", "0.0.0.0:8000"]

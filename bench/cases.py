@@ -983,9 +983,18 @@ def case_pr_creation(*, quick: bool, reps: int) -> dict[str, Any]:
 # -- case 7 ------------------------------------------------------------------------------
 
 APP_GOALS_MS = {"list": 300.0, "toggle": 100.0, "picker": 100.0}
-#: gunicorn's sync workers (as docker-compose runs it), 2 x cores + 1 as gunicorn advises.
-#: Measured against 2 workers x 4 threads: about the same p50 and p95 on this machine.
-WEB_WORKERS = int(os.environ.get("BENCH_WEB_WORKERS", 0)) or 2 * (os.cpu_count() or 1) + 1
+#: The web server runs as the image runs it: gunicorn.conf.py's settings (sync workers,
+#: 4 per core + 1; WEB_CONCURRENCY sets another number, as in production).
+WEB_CONFIG = "gunicorn.conf.py"
+
+
+def web_workers() -> int:
+    """How many workers gunicorn.conf.py gives the web server on this machine."""
+    import runpy
+
+    from bench.env import ROOT
+
+    return int(runpy.run_path(str(ROOT / WEB_CONFIG))["workers"])
 
 
 def _free_port() -> int:
@@ -997,7 +1006,7 @@ def _free_port() -> int:
 
 
 def _web_server(env: dict[str, str], access_log: Path) -> tuple[Any, str]:
-    """gunicorn (`WEB_WORKERS` sync workers) on a free loopback port; wait for /healthz.
+    """gunicorn (gunicorn.conf.py) on a free loopback port; wait for /healthz.
     Each request's method, path, status and time in the server (microseconds) go to
     `access_log`."""
     import subprocess
@@ -1019,11 +1028,11 @@ def _web_server(env: dict[str, str], access_log: Path) -> tuple[Any, str]:
     proc = subprocess.Popen(  # noqa: S603 - our own virtualenv's gunicorn
         [
             gunicorn,
+            "--config",
+            WEB_CONFIG,
             "spendflo.wsgi:application",
             "--bind",
             f"127.0.0.1:{port}",
-            "--workers",
-            str(WEB_WORKERS),
             "--log-level",
             "warning",
             "--access-logfile",
@@ -1257,7 +1266,7 @@ def case_app_load(*, quick: bool, reps: int) -> dict[str, Any]:
         "sizes": {"items_in_app": items, "clients": clients, "background_import": sync_sizes},
         "options": {
             **net,
-            "web": f"gunicorn, {WEB_WORKERS} sync workers",
+            "web": f"gunicorn ({WEB_CONFIG}), {web_workers()} sync workers",
             "think_s": list(cfg["think_s"]),
         },
         "metrics": metrics,

@@ -10,3 +10,6 @@ class CoupaConfig(AppConfig):
         # Services enqueue tasks by name (`integrations.jobs`); importing the task module
         # registers them in every process, not only in workers (which autodiscover).
         from coupa import tasks  # noqa: F401
+        from coupa.reference.counts import counts_signals_connect
+
+        counts_signals_connect()

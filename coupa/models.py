@@ -138,6 +138,39 @@ class Item(PickableRecordModel):
         return self.name
 
 
+class RecordCounts(models.Model):
+    """A tab's counts of one connection's accounts, vendors or items, kept between reads.
+
+    Counting reads every row of the connection (about 15 ms over 200,000 items), and the
+    Items tab and every Show to Users toggle show the counts. Kept on PostgreSQL only;
+    how rows are read, marked stale and adjusted is coupa.reference.counts.
+    """
+
+    connection = models.ForeignKey(
+        "integrations.Connection", on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(max_length=16)  # accounts, vendors or items
+    imported = models.PositiveIntegerField(default=0)
+    active = models.PositiveIntegerField(default=0)
+    offered = models.PositiveIntegerField(default=0)
+    offers = models.BooleanField(
+        default=False, help_text="Whether the connection offered records when counted."
+    )
+    valid = models.BooleanField(default=False)
+    counted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "record counts"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "kind"], name="coupa_record_counts_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of connection {self.connection_id}"
+
+
 class CoupaUser(CoupaRecordModel):
     """A Coupa user (requesters map to them on requisitions)."""
 

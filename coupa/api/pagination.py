@@ -7,16 +7,15 @@ from typing import Any
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
-from coupa.reference import selectors
-from coupa.reference.selectors import CappedPaginator
+from coupa.reference.selectors import CappedPaginator, PickerPaginator
 
 
 class CappedPagination(PageNumberPagination):
-    """Pages of a list whose `count` stops at `selectors.COUNT_CAP` (`count_capped` then says there
+    """Pages of a list whose `count` stops at its paginator's cap (`count_capped` then says there
     are more, and pages end there): a search over a large catalog is answered from the
     rows of its page, not from a count of every match. Narrow the search to see more."""
 
-    django_paginator_class = CappedPaginator
+    django_paginator_class: type[CappedPaginator] = CappedPaginator
 
     def get_paginated_response(self, data: Any) -> Response:
         response = super().get_paginated_response(data)
@@ -27,7 +26,7 @@ class CappedPagination(PageNumberPagination):
         return response
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
-        cap = selectors.COUNT_CAP
+        cap = self.django_paginator_class.cap
         paged = super().get_paginated_response_schema(schema)
         paged["properties"]["count"]["description"] = f"Matches, counted up to {cap:,}."
         paged["properties"]["count_capped"] = {
@@ -40,4 +39,7 @@ class CappedPagination(PageNumberPagination):
 
 
 class PickerPagination(CappedPagination):
+    """The request form's pickers: 20 a page, counted up to `PICKER_COUNT_CAP`."""
+
+    django_paginator_class = PickerPaginator
     page_size = 20

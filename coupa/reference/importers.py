@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from coupa.client import types
 from coupa.models import ChartOfAccounts, CoupaRecordModel
+from coupa.reference.counts import counts_stale
 from coupa.reference.registry import Resource, Row, resource_get
 from integrations.models import Connection
 
@@ -131,9 +132,12 @@ def import_records(
     # The one-statement path is about 4x faster on changed rows (bench/sync_bench.py).
     if portable is None:
         portable = bool(settings.COUPA_SYNC_PORTABLE_UPSERT)
-    if not portable and connections[alias].vendor == "postgresql":
-        return _upsert_postgres(batch, alias)
-    return _upsert_portable(batch, alias)
+    with transaction.atomic(using=alias, savepoint=False):
+        # Before the rows: the tab counts' lock comes first (coupa.reference.counts).
+        counts_stale(connection_id=connection.pk, resources=[resource])
+        if not portable and connections[alias].vendor == "postgresql":
+            return _upsert_postgres(batch, alias)
+        return _upsert_portable(batch, alias)
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -399,7 +403,9 @@ def deactivate_unseen(
     qs = model._default_manager.filter(
         connection=connection, active=True, synced_at__lt=before, **scope
     )
-    return qs.update(active=False, synced_at=timezone.now())
+    with transaction.atomic(using=router.db_for_write(model), savepoint=False):
+        counts_stale(connection_id=connection.pk, resources=[resource])
+        return int(qs.update(active=False, synced_at=timezone.now()))
 
 
 def import_charts(

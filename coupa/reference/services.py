@@ -8,8 +8,9 @@ from typing import Any
 from django.db import transaction
 
 from coupa.models import ChartOfAccounts
+from coupa.reference.counts import counts_adjust, counts_hold, counts_stale
 from coupa.reference.registry import PICKABLE, RESOURCES
-from coupa.reference.selectors import RecordFilter, record_list
+from coupa.reference.selectors import RecordFilter, offered_if_shown_q, record_list
 from coupa.reference.sync import SyncRequestError, sync_request_or_attach, sync_runs_lock_live
 from integrations.models import Connection, SyncRun
 from spendflo.audit.models import AuditEvent
@@ -50,10 +51,12 @@ def charts_select(
     run to the caller. Idempotent.
     """
     with transaction.atomic():
-        # The one lock order (coupa.reference.sync): connection, its live runs, then charts;
-        # a running sync holds its run while it writes records, so the charts come last.
+        # The one lock order (coupa.reference.sync): connection, its live runs, the
+        # accounts' kept counts, then charts; a running sync holds its run while it
+        # writes records, so the charts come last.
         Connection.objects.select_for_update(no_key=True).get(pk=connection.pk)
         sync_runs_lock_live(connection=connection)
+        counts_stale(connection_id=connection.pk, resources=["charts"])
         charts = list(
             ChartOfAccounts.objects.select_for_update(no_key=True)
             .filter(connection=connection)
@@ -135,11 +138,17 @@ def records_set_shown(
     if kind not in PICKABLE:
         raise UnknownRecordKindError(kind)
     model: type[Any] = RESOURCES[kind].model
-    changed: int = (
-        model._default_manager.filter(connection=connection, pk__in=list(ids))
-        .exclude(show_to_users=shown)
-        .update(show_to_users=shown)
+    held = counts_hold(connection_id=connection.pk, kind=kind)
+    mine = model._default_manager.filter(connection=connection, pk__in=list(ids)).exclude(
+        show_to_users=shown
     )
+    # What the change adds to (or takes from) the offered count: the records that are
+    # offered exactly when shown.
+    flips = 0
+    if held is not None and held.valid:
+        flips = mine.filter(offered_if_shown_q(kind, connection=connection)).count()
+    changed: int = mine.update(show_to_users=shown)
+    counts_adjust(held, offered=flips if shown else -flips)
     if changed:
         _audit(connection, user, kind, shown, changed, {"ids": sorted(ids)[:20]})
     return changed
@@ -152,6 +161,7 @@ def records_bulk_set_shown(
     """Show or hide every record matching the tab's current filter; return how many changed."""
     if kind not in PICKABLE:
         raise UnknownRecordKindError(kind)
+    counts_stale(connection_id=connection.pk, resources=[kind])
     qs = record_list(
         organization=connection.organization, connection=connection, kind=kind, filters=filters
     )

@@ -6,9 +6,9 @@ run's lease (`integrations.runs`). A run whose heartbeat went stale (its worker 
 marked failed by the stale sweep (beat, every minute) or by the next request.
 
 Locks are taken in one order everywhere: the connection row (NO KEY: rows referencing it
-are not blocked), then its runs, then its charts and records. A sync's batch locks its run
-before writing records; a chart selection locks the connection and its live runs before
-the charts.
+are not blocked), then its runs, then the tabs' kept counts (coupa.reference.counts), then
+its charts and records. A sync's batch locks its run before writing records; a chart
+selection locks the connection and its live runs before the charts.
 """
 
 from __future__ import annotations

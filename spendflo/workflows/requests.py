@@ -274,8 +274,10 @@ def request_submit(
     if problems:
         raise RequestInvalidError(problems)
 
-    # The organization row is the lock numbers are taken under (PostgreSQL, MySQL).
-    Organization.objects.select_for_update().filter(pk=organization.pk).first()
+    # The organization row is the lock numbers are taken under (PostgreSQL). NO KEY:
+    # rows that reference the organization (audit events of a Show to Users toggle, say)
+    # are still written while a submit holds it.
+    Organization.objects.select_for_update(no_key=True).filter(pk=organization.pk).first()
     approval = version.approval != WorkflowVersion.Approval.NONE
     state = PurchaseRequest.State.AWAITING_APPROVAL if approval else PurchaseRequest.State.SENDING
     for attempt in range(NUMBER_ATTEMPTS):

@@ -212,3 +212,23 @@ def test_production_settings_redirect_to_https_behind_a_proxy_and_mark_cookies_s
 def test_the_docker_image_never_contains_local_secrets_or_state() -> None:
     ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
     assert {".env", ".venv/", "var/"} <= ignored
+
+
+def test_every_production_start_runs_gunicorn_with_the_repositorys_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The image, docker-compose and `make bench` start the web server with
+    gunicorn.conf.py: 4 workers per core + 1, or WEB_CONCURRENCY."""
+    import os
+    import runpy
+
+    config = ROOT / "gunicorn.conf.py"
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert runpy.run_path(str(config))["workers"] == 4 * (cores or 1) + 1
+    monkeypatch.setenv("WEB_CONCURRENCY", "3")
+    assert runpy.run_path(str(config))["workers"] == 3
+    compose = (ROOT / "docker-compose.yml").read_text()
+    assert "gunicorn --config gunicorn.conf.py spendflo.wsgi" in compose
+    assert '"gunicorn", "--config", "gunicorn.conf.py"' in (ROOT / "Dockerfile").read_text()
+    assert "--workers" not in compose + (ROOT / "Dockerfile").read_text()

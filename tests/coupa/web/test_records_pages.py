@@ -390,7 +390,7 @@ def test_a_tab_counts_matches_up_to_the_cap(client_as, admin_user, data, monkeyp
     from coupa.reference import selectors
     from coupa.web import views
 
-    monkeypatch.setattr(selectors, "COUNT_CAP", 3)
+    monkeypatch.setattr(selectors.CappedPaginator, "cap", 3)
     monkeypatch.setattr(views, "PAGE_SIZE", 2)
     for n in range(5):
         Item.objects.create(
