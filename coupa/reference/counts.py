@@ -20,7 +20,7 @@ keep anything, so there the counts are counted on every read.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.db import connections, router, transaction
@@ -28,12 +28,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from coupa.models import RecordCounts
+from coupa.reference.registry import PICKABLE, RESOURCES
 
-#: Kinds whose counts are kept, and the kinds a write to a resource makes stale: a
+#: The kinds whose counts a write to a resource changes: each pickable kind its own, and a
 #: chart's `selected` and `active` decide which accounts are offered.
-KEPT = ("accounts", "vendors", "items")
-AFFECTS = {"accounts": ("accounts",), "vendors": ("vendors",), "items": ("items",)}
-AFFECTS["charts"] = ("accounts",)
+AFFECTS: Mapping[str, tuple[str, ...]] = {k: (k,) for k in PICKABLE} | {"charts": ("accounts",)}
 
 Counts = dict[str, int]
 
@@ -66,7 +65,7 @@ def counts_hold(*, connection_id: int, kind: str) -> RecordCounts | None:
     Call inside the write's transaction, before it writes records. None when there is
     nothing to adjust (not kept, or never counted: the row is then left stale).
     """
-    if kind not in KEPT or not _kept():
+    if kind not in PICKABLE or not _kept():
         return None
     row = (
         RecordCounts.objects.select_for_update()
@@ -86,7 +85,11 @@ def counts_adjust(held: RecordCounts | None, *, offered: int) -> None:
     RecordCounts.objects.filter(pk=held.pk).update(offered=F("offered") + offered)
 
 
-def _values(row: RecordCounts) -> Counts:
+def _values(row: RecordCounts | None, offers: bool) -> Counts | None:
+    """The row's counts if they are still right (valid, and counted as the connection
+    offers records now), else None."""
+    if row is None or not row.valid or row.offers != offers:
+        return None
     return {"imported": row.imported, "active": row.active, "offered": row.offered}
 
 
@@ -94,12 +97,13 @@ def counts_read(
     *, connection_id: int, kind: str, offers: bool, count: Callable[[], Counts]
 ) -> Counts:
     """The kind's counts: kept ones when still right, else `count()` (kept for later)."""
-    if kind not in KEPT or not _kept():
+    if kind not in PICKABLE or not _kept():
         return count()
     mine = RecordCounts.objects.filter(connection_id=connection_id, kind=kind)
     row = mine.first()
-    if row is not None and row.valid and row.offers == offers:
-        return _values(row)
+    kept = _values(row, offers)
+    if kept is not None:
+        return kept
     with transaction.atomic(using=router.db_for_write(RecordCounts)):
         if row is None:
             RecordCounts.objects.bulk_create(
@@ -108,8 +112,9 @@ def counts_read(
         locked = mine.select_for_update(skip_locked=True).first()
         if locked is None:  # a write holds it and will mark it stale: keep nothing
             return count()
-        if locked.valid and locked.offers == offers:
-            return _values(locked)
+        kept = _values(locked, offers)
+        if kept is not None:  # counted by another read while this one waited
+            return kept
         values = count()
         fields: dict[str, Any] = {**values, "offers": offers, "valid": True}
         RecordCounts.objects.filter(pk=locked.pk).update(**fields, counted_at=timezone.now())
@@ -117,10 +122,8 @@ def counts_read(
 
 
 def _saved(sender: type[Any], instance: Any, **kwargs: Any) -> None:
-    counts_stale(connection_id=instance.connection_id, resources=[_RESOURCE_OF[sender]])
-
-
-_RESOURCE_OF: dict[type[Any], str] = {}
+    resource = next(name for name in AFFECTS if RESOURCES[name].model is sender)
+    counts_stale(connection_id=instance.connection_id, resources=[resource])
 
 
 def counts_signals_connect() -> None:
@@ -128,10 +131,5 @@ def counts_signals_connect() -> None:
     product's own writes go through the functions above, which signals do not see."""
     from django.db.models.signals import post_save
 
-    from coupa.models import Account, ChartOfAccounts, Item, Vendor
-
-    _RESOURCE_OF.update(
-        {Account: "accounts", Vendor: "vendors", Item: "items", ChartOfAccounts: "charts"}
-    )
-    for model in _RESOURCE_OF:
-        post_save.connect(_saved, sender=model, dispatch_uid=f"coupa-counts-{model.__name__}")
+    for name in AFFECTS:
+        post_save.connect(_saved, sender=RESOURCES[name].model, dispatch_uid=f"coupa-counts-{name}")
