@@ -35,6 +35,29 @@ from bench.summary import goal, metric
 BIG = ["accounts", "vendors", "items"]
 PAGE = 50
 
+#: CPU figures of a case: role -> side -> cores used in each run.
+CpuRuns = dict[str, dict[str, list[float]]]
+
+
+def _add_cpu(cpu: CpuRuns, side: str, used: dict[str, float], seconds: float) -> None:
+    """Record one run's CPU seconds by role (CpuByRole.stop()) as cores."""
+    for role, value in used.items():
+        cpu.setdefault(role, {}).setdefault(side, []).append(value / seconds)
+
+
+def _cpu_metrics(cpu: CpuRuns, prefix: str = "") -> list[dict[str, Any]]:
+    """One figure per role, ours beside the baseline's."""
+    return [
+        metric(
+            f"{prefix}CPU used: {role} (cores)",
+            sides.get("ours", []),
+            sides.get("baseline", []),
+            better="same",
+        )
+        for role, sides in sorted(cpu.items())
+    ]
+
+
 CPU_NOTE = (
     "CPU used: CPU seconds each role's processes used in a run divided by the run's wall "
     "time (bench/cpu.py, from /proc), so 1.0 is one core busy; the machine's cores are "
@@ -582,16 +605,18 @@ def case_pr_sync(*, quick: bool, reps: int) -> dict[str, Any]:
 # -- case 3 ------------------------------------------------------------------------------
 
 
-def _db_runs(items: int, reps: int, limit: int | None) -> dict[str, dict[str, list[float]]]:
+def _db_runs(
+    items: int, reps: int, limit: int | None
+) -> tuple[dict[str, dict[str, list[float]]], CpuRuns]:
     """Both sides importing `items` items from an unthrottled sandbox: records/s, peak
-    RSS and its growth during the run."""
+    RSS and its growth during the run; and the CPU each role used."""
     from coupa.reference.registry import resource_get
     from integrations.models import SyncRun
 
     out: dict[str, dict[str, list[float]]] = {
         key: {"ours": [], "baseline": []} for key in ("rps", "rss", "growth")
     }
-    cpu: dict[str, dict[str, list[float]]] = {}  # role -> side -> cores used in each run
+    cpu: CpuRuns = {}
     with _sandbox(rate=0, latency_ms=0, items=items, accounts=10, suppliers=10) as sandbox:
 
         def measure(side: str) -> None:
@@ -607,14 +632,13 @@ def _db_runs(items: int, reps: int, limit: int | None) -> dict[str, dict[str, li
                     baseline_import(connection=conn, resources=["items"], limit=limit)
                     n = resource_get("items").model._default_manager.filter(connection=conn).count()
                 elapsed = time.perf_counter() - started
-            for role, used in sampler.stop().items():
-                cpu.setdefault(role, {"ours": [], "baseline": []})[side].append(used / elapsed)
+            _add_cpu(cpu, side, sampler.stop(), elapsed)
             out["rps"][side].append(n / elapsed)
             out["rss"][side].append(peak.peak)
             out["growth"][side].append(peak.peak - before)
 
         _alternate(reps, lambda: measure("ours"), lambda: measure("baseline"))
-    return {**out, **{f"cpu: {role}": sides for role, sides in cpu.items()}}
+    return out, cpu
 
 
 def case_database(*, quick: bool, reps: int) -> dict[str, Any]:
@@ -626,7 +650,7 @@ def case_database(*, quick: bool, reps: int) -> dict[str, Any]:
     goals: list[dict[str, Any]] = []
     peaks: dict[int, float] = {}
     for items in sorted(cfg["items"]):
-        runs = _db_runs(items, reps, cfg["baseline_limit"])
+        runs, cpu = _db_runs(items, reps, cfg["baseline_limit"])
         speed = metric(
             f"{items} items: records/s",
             runs["rps"]["ours"],
@@ -647,15 +671,7 @@ def case_database(*, quick: bool, reps: int) -> dict[str, Any]:
                 unit="MB",
             )
         )
-        for key in sorted(k for k in runs if k.startswith("cpu: ")):
-            metrics.append(
-                metric(
-                    f"{items} items: CPU used: {key[5:]} (cores)",
-                    runs[key]["ours"],
-                    runs[key]["baseline"],
-                    better="same",
-                )
-            )
+        metrics.extend(_cpu_metrics(cpu, prefix=f"{items} items: "))
         peaks[items] = max(runs["rss"]["ours"])
         if db.vendor == "postgresql":
             goals.append(
@@ -827,7 +843,7 @@ def case_pr_creation(*, quick: bool, reps: int) -> dict[str, Any]:
         for key in ("per_s", "budget", "in_sandbox", "duplicates", "requests", "failed")
     }
     sync_share: list[float] = []
-    cpu: dict[str, dict[str, list[float]]] = {}  # role -> side -> cores used in each run
+    cpu: CpuRuns = {}
     settings.COUPA_PUSH_DEADLINE = PR_DEADLINE_S
     sync_items = SIZES["1"]["quick" if quick else "full"]["items"]
     with (
@@ -881,10 +897,7 @@ def case_pr_creation(*, quick: bool, reps: int) -> dict[str, Any]:
             else:
                 created = baseline_pr_create(requisitions=rows)
             elapsed = time.perf_counter() - started
-            for role, used in sampler.stop().items():
-                cpu.setdefault(role, {"ours": [], "baseline": [], "shared": []})[side].append(
-                    used / elapsed
-                )
+            _add_cpu(cpu, side, sampler.stop(), elapsed)
             markers = {r.marker for r in rows}
             titles = [str(rec.get("req-title") or "") for rec in sandbox.records("requisitions")]
             found = [t for t in titles if t.startswith("[") and t[1:].split("]", 1)[0] in markers]
@@ -941,15 +954,7 @@ def case_pr_creation(*, quick: bool, reps: int) -> dict[str, Any]:
             ),
             metric("with a sync running: the sync's share of requests", sync_share, better="same"),
             metric("with a sync running: PRs not created", data["failed"]["shared"]),
-            *(
-                metric(
-                    f"CPU used: {role} (cores)",
-                    sides["ours"],
-                    sides["baseline"],
-                    better="same",
-                )
-                for role, sides in sorted(cpu.items())
-            ),
+            *_cpu_metrics(cpu),
         ],
         "goals": [
             goal("PRs/s >= 0.85 of the rate budget", share["ours"]["median"], 0.85, at_most=False),
@@ -1058,7 +1063,7 @@ def _web_server(env: dict[str, str], access_log: Path) -> tuple[Any, str]:
 
 def _server_times(access_log: Path, offset: int) -> dict[str, list[float]]:
     """Time in the web server (ms) of each load action logged after `offset`, by kind."""
-    from bench.load import RECORDS_PATH
+    from bench.load import action_of
 
     out: dict[str, list[float]] = {"list": [], "toggle": [], "picker": [], "submit": []}
     with access_log.open("rb") as f:
@@ -1069,17 +1074,9 @@ def _server_times(access_log: Path, offset: int) -> dict[str, list[float]]:
         if len(parts) != 4 or not parts[3].isdigit():
             continue
         method, path, _, micros = parts
-        if method == "GET" and path == RECORDS_PATH:
-            kind = "list"
-        elif method == "POST" and path.startswith(RECORDS_PATH) and path.endswith("/toggle/"):
-            kind = "toggle"
-        elif method == "GET" and path == "/api/v1/pickers/items":
-            kind = "picker"
-        elif method == "POST" and path == "/api/v1/requests":
-            kind = "submit"
-        else:
-            continue
-        out[kind].append(int(micros) / 1000)
+        kind = action_of(method, path)
+        if kind is not None:
+            out[kind].append(int(micros) / 1000)
     return out
 
 
@@ -1107,7 +1104,7 @@ def case_app_load(*, quick: bool, reps: int) -> dict[str, Any]:
     unfinished = {"ours": 0, "baseline": 0}
     served: dict[str, list[float]] = {"ours": [], "baseline": []}  # requests/s of a run
     in_server: dict[str, list[dict[str, list[float]]]] = {"ours": [], "baseline": []}
-    cpu: dict[str, list[dict[str, float]]] = {"ours": [], "baseline": []}  # CPU s per s
+    cpu: CpuRuns = {}
     access_log = Path(tempfile.mkdtemp(prefix="bench-web-")) / "access.log"
     with _sandbox(rate=0, latency_ms=0, items=items, accounts=40, suppliers=30) as app_sandbox:
         conn, version, requester, answers = _pr_world(app_sandbox, 0)
@@ -1166,8 +1163,7 @@ def case_app_load(*, quick: bool, reps: int) -> dict[str, Any]:
                         deadline=cfg["deadline_s"],
                     )
                     seconds = time.perf_counter() - started
-                    used = sampler.stop()
-                    cpu[side].append({role: v / seconds for role, v in used.items()})
+                    _add_cpu(cpu, side, sampler.stop(), seconds)
                     served[side].append(len(load.samples) / seconds)
                     in_server[side].append(_server_times(access_log, log_offset))
                     if proc.poll() is None:  # past the deadline: the load window is over
@@ -1249,16 +1245,7 @@ def case_app_load(*, quick: bool, reps: int) -> dict[str, Any]:
             better="same",
         )
     )
-    roles = sorted({r for side in cpu.values() for run in side for r in run})
-    for role in roles:
-        metrics.append(
-            metric(
-                f"CPU used: {role} (cores)",
-                [run.get(role, 0.0) for run in cpu["ours"]],
-                [run.get(role, 0.0) for run in cpu["baseline"]],
-                better="same",
-            )
-        )
+    metrics.extend(_cpu_metrics(cpu))
     errors_total = {s: sum(v) for s, v in errors.items()}
     goals.insert(0, goal("0 errors", errors_total["ours"], 0))
     return {

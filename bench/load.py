@@ -23,6 +23,21 @@ import httpx
 
 WORDS = ["laptop", "paper", "desk", "cable", "chair", "toner", "monitor", "a", "ser", "pro"]
 RECORDS_PATH = "/settings/integrations/coupa/records/items/"
+PICKER_PATH = "/api/v1/pickers/items"
+REQUESTS_PATH = "/api/v1/requests"
+
+
+def action_of(method: str, path: str) -> str | None:
+    """Which load action a request is (list, toggle, picker, submit), or None."""
+    if method == "GET" and path == RECORDS_PATH:
+        return "list"
+    if method == "POST" and path.startswith(RECORDS_PATH) and path.endswith("/toggle/"):
+        return "toggle"
+    if method == "GET" and path == PICKER_PATH:
+        return "picker"
+    if method == "POST" and path == REQUESTS_PATH:
+        return "submit"
+    return None
 
 
 @dataclass
@@ -96,12 +111,10 @@ class Load:
             done = 0
             while done < cycles or not stop.is_set():
                 word = rnd.choice(WORDS)
-                self._timed(
-                    "picker", partial(http.get, "/api/v1/pickers/items", params={"search": word})
-                )
+                self._timed("picker", partial(http.get, PICKER_PATH, params={"search": word}))
                 self._pause(rnd)
                 body = {**self.request_body, "title": f"Load {seed}-{done}"}
-                self._timed("submit", partial(http.post, "/api/v1/requests", json=body))
+                self._timed("submit", partial(http.post, REQUESTS_PATH, json=body))
                 self._pause(rnd)
                 done += 1
                 if done >= cycles * 50:

@@ -288,3 +288,20 @@ def test_cpu_by_role_counts_this_process_as_the_load_generator() -> None:
         pass
     used = sampler.stop()
     assert used["load generator (this process)"] > 0.05
+
+
+def test_cpu_figures_are_cores_per_role_ours_beside_the_baseline() -> None:
+    from bench.cases import _add_cpu, _cpu_metrics
+
+    cpu: dict[str, dict[str, list[float]]] = {}
+    _add_cpu(cpu, "ours", {"web server": 10.0, "PostgreSQL": 5.0}, 10.0)
+    _add_cpu(cpu, "baseline", {"web server": 4.0}, 8.0)
+    _add_cpu(cpu, "shared", {"web server": 1.0}, 1.0)  # a side no figure shows
+    figures = {m["name"]: m for m in _cpu_metrics(cpu, prefix="50 items: ")}
+    assert list(figures) == [
+        "50 items: CPU used: PostgreSQL (cores)",
+        "50 items: CPU used: web server (cores)",
+    ]
+    web = figures["50 items: CPU used: web server (cores)"]
+    assert (web["ours"]["median"], web["baseline"]["median"], web["ratio"]) == (1.0, 0.5, 2.0)
+    assert figures["50 items: CPU used: PostgreSQL (cores)"]["baseline"]["median"] is None
