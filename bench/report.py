@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from bench.probe import probe_line
+
 ISSUE_ORDER = ["1", "2", "4", "6", "3", "5", "7"]
 
 
@@ -87,6 +89,9 @@ def render_markdown(results: dict[str, Any], charts: dict[str, str] | None = Non
         "- Each figure: the median of the runs, its spread ((max - min) / median), the naive "
         "baseline's median beside it (one page at a time with offset paging, one ORM save per "
         "record, one status call and one PO lookup per PR; `bench/baselines.py`) and ours / baseline.",
+        "- Each case times a fixed workload in Python and in the database at its start and end "
+        "(`bench/probe.py`): where those differ between cases or reports, the machine's speed "
+        "moved, not only the code.",
         "",
         "## Goals",
         "",
@@ -140,6 +145,9 @@ def render_markdown(results: dict[str, Any], charts: dict[str, str] | None = Non
                 else "."
             )
         )
+        speed = probe_line(**case.get("probe", {}))
+        if speed:
+            lines.append(speed)
         lines += [
             "",
             "| Figure | Ours | Spread | Baseline | Spread | Ours / baseline |",

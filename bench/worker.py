@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench.cases import CASES
     from bench.env import throwaway_database
+    from bench.probe import probe
 
     results: list[dict[str, Any]] = []
     with throwaway_database() as vendor:
@@ -38,11 +39,13 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
             load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+            speed = {"start": probe()}
             try:
                 result = run(quick=args.quick, reps=args.reps)
             except Exception as exc:  # one failing case must not lose the others
                 traceback.print_exc()
                 result = {"error": f"{type(exc).__name__}: {exc}"}
+            speed["end"] = probe()
             result.setdefault("title", title)
             result.update(
                 id=case_id,
@@ -50,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
                 reps=args.reps,
                 date=date,
                 load=load,
+                probe=speed,
                 case_seconds=round(time.perf_counter() - started, 1),
             )
             results.append(result)

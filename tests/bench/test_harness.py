@@ -11,6 +11,7 @@ import pytest
 from bench.__main__ import ALL_CASES, merged, plan
 from bench.cases import CASES, SIZES
 from bench.env import ROOT
+from bench.probe import probe, probe_line
 from bench.report import render_markdown, write_charts, write_json
 from bench.summary import goal, metric, percentile, ratio, summarize
 
@@ -87,6 +88,10 @@ def _results(quick: bool) -> dict[str, Any]:
                     }
                 },
                 "notes": ["A note."],
+                "probe": {
+                    "start": {"python_ms": 31.5, "sql_ms": 60.2},
+                    "end": {"python_ms": 47.0, "sql_ms": 88.0},
+                },
             },
             {"id": "7", "title": "App under load while syncing", "not_built": True},
             {"id": "2", "title": "Id layouts", "error": "RuntimeError: boom"},
@@ -107,6 +112,23 @@ def test_report_shows_machine_date_sizes_and_each_figure_beside_the_baseline() -
     assert "Not built yet" in text
     assert "RuntimeError: boom" in text
     assert "Not measured in this report: case 4, 6, 3, 5." in text
+    # The machine's speed at the case's start and end, to compare runs from different times.
+    assert (
+        "Machine speed probe (fixed work, less is faster): Python 31.5 ms / SQL 60.2 ms at "
+        "the start, Python 47 ms / SQL 88 ms at the end." in text
+    )
+
+
+@pytest.mark.django_db
+def test_the_speed_probe_times_its_fixed_work_in_python_and_in_the_database() -> None:
+    speed = probe(rounds=1)
+    assert set(speed) == {"python_ms", "sql_ms"}
+    assert all(ms > 0 for ms in speed.values())
+    assert set(probe(rounds=1, sql=False)) == {"python_ms"}
+    assert probe_line(None, None) is None
+    assert probe_line({"python_ms": 30.0}, None) == (
+        "Machine speed probe (fixed work, less is faster): Python 30 ms at the start."
+    )
 
 
 def test_a_quick_report_is_labelled_as_such() -> None:
