@@ -6,6 +6,12 @@ the publish gate's list. Changes go through `mapping_set` and `mapping_remove`, 
 refuse what would let an incomplete requisition reach Coupa: removing a required field's
 mapping (it is **locked**: it can only be changed to another valid source), a source of
 the wrong type, a constant that is not an offered record.
+
+The readings (`mapping_table`, `mapping_problems`, and the payload builder and R39 check
+of `coupa.requisitions.payload`) read what they need through a `VersionMapping`: a caller
+with several readings of one version (the push, building one requisition) makes one and
+passes it along, so the connection, the form, the mappings and the custom fields are read
+once for all of them.
 """
 
 from __future__ import annotations
@@ -15,11 +21,12 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Model
 
+from coupa.models import CoupaRecordModel
 from coupa.reference.selectors import offered_record_list
 from coupa.requisitions.fields import (
     BOOLEAN,
@@ -101,8 +108,7 @@ class Row:
 
 class CurrentConnection:
     """The default of a `connection` argument: the organization's current connection,
-    looked up. A caller that has it already (the push, building one requisition) passes
-    it, and the readings below look it up once instead of once each."""
+    looked up. A caller that has it already passes it instead."""
 
 
 CURRENT = CurrentConnection()
@@ -132,6 +138,53 @@ def pr_fields_for(
 
 def _mappings(version: WorkflowVersion) -> dict[str, FieldMapping]:
     return {m.target: m for m in version.mappings.select_related("form_field")}
+
+
+class VersionMapping:
+    """One version's mapping as the readings need it, each part read once, when first used:
+    the organization's connection (`connection`: the caller's, or CURRENT to look it up),
+    the form's fields, the mappings with their form fields, the mappable fields, and the
+    offered records that constants and answers name.
+
+    Keep one only for one operation (building or checking one requisition, one page):
+    what it read is not read again, so it would not see later changes.
+    """
+
+    def __init__(
+        self,
+        version: WorkflowVersion,
+        *,
+        connection: Connection | CurrentConnection | None = CURRENT,
+    ) -> None:
+        self.version = version
+        self.connection = version_connection(version, connection)
+        self._records: dict[tuple[str, int], CoupaRecordModel | None] = {}
+
+    @cached_property
+    def fields(self) -> list[FormField]:
+        """The version's form fields, in the form's order."""
+        return list(self.version.fields.all())
+
+    @cached_property
+    def mappings(self) -> dict[str, FieldMapping]:
+        """The version's mappings by target, with their form fields."""
+        return _mappings(self.version)
+
+    @cached_property
+    def pr_fields(self) -> list[PrField]:
+        """The mappable fields: the standard ones and the connection's custom fields."""
+        return pr_field_list(_custom_fields(self.connection))
+
+    def offered_record(self, kind: str, pk: int) -> CoupaRecordModel | None:
+        """The connection's record of `kind` with our id `pk` if it is offered, else None."""
+        if self.connection is None:
+            return None
+        key = (kind, pk)
+        if key not in self._records:
+            self._records[key] = (
+                offered_record_list(connection=self.connection, kind=kind).filter(pk=pk).first()
+            )
+        return self._records[key]
 
 
 def _line_type(mappings: Mapping[str, FieldMapping]) -> str | None:
@@ -185,7 +238,7 @@ def _requirement_problem(pr: PrField, mappings: Mapping[str, FieldMapping]) -> s
 
 
 def _source_problem(
-    pr: PrField, mapping: FieldMapping, connection: Connection | None, line_type: str | None
+    pr: PrField, mapping: FieldMapping, loaded: VersionMapping, line_type: str | None
 ) -> str | None:
     """Why a mapping's source cannot feed its field, or None."""
     if pr.key in ("line.quantity", "line.uom") and line_type == "RequisitionAmountLine":
@@ -209,7 +262,7 @@ def _source_problem(
             if unknown:
                 return f"Choices not in the instance's list: {', '.join(unknown)}."
         if mapping.default is not None:
-            return _constant_problem(pr, mapping.default, connection, "default")
+            return _constant_problem(pr, mapping.default, loaded, "default")
         return None
     if mapping.source == Source.REQUESTER:
         return None if mapping.value in REQUESTER_ATTRIBUTES else "Unknown requester attribute."
@@ -218,16 +271,14 @@ def _source_problem(
         return (
             None if mapping.value in allowed else f"{pr.label} cannot come from that request data."
         )
-    return _constant_problem(pr, mapping.value, connection, "constant")
+    return _constant_problem(pr, mapping.value, loaded, "constant")
 
 
-def _constant_problem(
-    pr: PrField, value: Any, connection: Connection | None, what: str
-) -> str | None:
+def _constant_problem(pr: PrField, value: Any, loaded: VersionMapping, what: str) -> str | None:
     """Why a constant (or default) is not a valid value for the field, or None."""
     kind = pr.record_kind
     if kind is not None:
-        record = _record(kind, value, connection)
+        record = _record(kind, value, loaded)
         if record is None:
             return f"The {what} is not an offered {kind[:-1] if kind != 'addresses' else 'address'}: pick another."
         return None
@@ -262,16 +313,13 @@ def _constant_problem(
     return None
 
 
-def _record(kind: str, value: Any, connection: Connection | None) -> Model | None:
-    if connection is None or not isinstance(value, Mapping):
+def _record(kind: str, value: Any, loaded: VersionMapping) -> CoupaRecordModel | None:
+    if not isinstance(value, Mapping):
         return None
     pk = value.get("id")
     if not isinstance(pk, int):
         return None
-    record: Model | None = (
-        offered_record_list(connection=connection, kind=kind).filter(pk=pk).first()
-    )
-    return record
+    return loaded.offered_record(kind, pk)
 
 
 def _suggest(
@@ -312,16 +360,16 @@ def _suggest(
     return None
 
 
-def mapping_table(
-    version: WorkflowVersion, *, connection: Connection | CurrentConnection | None = CURRENT
-) -> list[Row]:
-    """The mapping page's rows: every Coupa field, its mapping, lock, problems, suggestion."""
-    connection = version_connection(version, connection)
-    mappings = _mappings(version)
+def mapping_table(version: WorkflowVersion, *, loaded: VersionMapping | None = None) -> list[Row]:
+    """The mapping page's rows: every Coupa field, its mapping, lock, problems, suggestion
+    (`loaded`: the version's mapping as the caller read it, else read here)."""
+    if loaded is None:
+        loaded = VersionMapping(version)
+    mappings = loaded.mappings
     line_type = _line_type(mappings)
-    fields = list(version.fields.all())
+    fields = loaded.fields
     taken = {m.form_field_id for m in mappings.values() if m.form_field_id}
-    pr_fields = pr_field_list(_custom_fields(connection))
+    pr_fields = loaded.pr_fields
     rows = []
     for pr in pr_fields:
         mapping = mappings.get(pr.key)
@@ -336,7 +384,7 @@ def mapping_table(
             applies=applies,
         )
         if mapping is not None:
-            problem = _source_problem(pr, mapping, connection, line_type)
+            problem = _source_problem(pr, mapping, loaded, line_type)
             if problem:
                 row.problems.append(problem)
         elif applies:
@@ -368,16 +416,18 @@ def connection_problems(
 
 
 def mapping_problems(
-    version: WorkflowVersion, *, connection: Connection | CurrentConnection | None = CURRENT
+    version: WorkflowVersion, *, loaded: VersionMapping | None = None
 ) -> list[Problem]:
-    """Everything that keeps the version from being published, each in words."""
-    connection = version_connection(version, connection)
-    problems: list[Problem] = connection_problems(version, connection=connection)
-    if not version.fields.filter(group=FormField.Group.LINE).exists():
+    """Everything that keeps the version from being published, each in words (`loaded`:
+    the version's mapping as the caller read it, else read here)."""
+    if loaded is None:
+        loaded = VersionMapping(version)
+    problems: list[Problem] = connection_problems(version, connection=loaded.connection)
+    if not any(f.group == FormField.Group.LINE for f in loaded.fields):
         problems.append(
             Problem("", "The form has no line fields: a Coupa requisition needs at least one line.")
         )
-    for row in mapping_table(version, connection=connection):
+    for row in mapping_table(version, loaded=loaded):
         label = row.field.label
         problems.extend(
             # "Requested by is required…" names its field already; others get it in front.
@@ -435,9 +485,8 @@ def mapping_set(
         value,
         default,
     )
-    connection = version_connection(version)
-    mappings = _mappings(version)
-    problem = _source_problem(pr, mapping, connection, _line_type(mappings))
+    loaded = VersionMapping(version)
+    problem = _source_problem(pr, mapping, loaded, _line_type(loaded.mappings))
     if problem:
         raise MappingError(f"{pr.label}: {problem}")
     mapping.save()

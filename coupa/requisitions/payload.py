@@ -40,15 +40,9 @@ from coupa.requisitions.fields import (
     TITLE,
     PrField,
 )
-from coupa.requisitions.mapping import (
-    CURRENT,
-    CurrentConnection,
-    Problem,
-    pr_fields_for,
-    version_connection,
-)
+from coupa.requisitions.mapping import Problem, VersionMapping, pr_fields_for
 from coupa.spec import SpecValidator
-from integrations.models import Connection, FieldMapping
+from integrations.models import FieldMapping
 from integrations.selectors import connection_current
 from spendflo.users.models import User
 from spendflo.workflows.models import FormField, WorkflowVersion
@@ -101,19 +95,13 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 class _Builder:
-    def __init__(
-        self,
-        version: WorkflowVersion,
-        connection: Connection | None,
-        requester: User,
-        info: RequestInfo,
-    ) -> None:
-        self.version = version
-        self.connection = connection
+    def __init__(self, loaded: VersionMapping, requester: User, info: RequestInfo) -> None:
+        self.loaded = loaded
+        self.version = loaded.version
+        self.connection = loaded.connection
         self.requester = requester
         self.info = info
         self.problems: list[Problem] = []
-        self.fields = {f.api_name: f for f in version.fields.all()}
 
     def problem(self, pr: PrField, message: str, line: int | None = None) -> _Missing:
         where = f"Line {line}: " if line is not None else ""
@@ -161,7 +149,7 @@ class _Builder:
             return {"code": currency.code}
         if isinstance(value, bool) or not isinstance(value, int):
             return self.problem(pr, f"expected a picked record, got {value!r}.", line)
-        record = offered_record_list(connection=self.connection, kind=kind).filter(pk=value).first()
+        record = self.loaded.offered_record(kind, value)
         if record is None:
             return self.problem(
                 pr, "the chosen record is no longer offered (hidden, inactive or removed).", line
@@ -270,18 +258,19 @@ def requisition_payload(
     answers: Mapping[str, Any],
     requester: User,
     info: RequestInfo,
-    connection: Connection | CurrentConnection | None = CURRENT,
+    loaded: VersionMapping | None = None,
 ) -> BuildResult:
     """The requisition body for these answers, and every problem found building it
-    (`connection`: the organization's current one, when the caller has it already)."""
-    connection = version_connection(version, connection)
-    builder = _Builder(version, connection, requester, info)
-    mappings = {m.target: m for m in version.mappings.select_related("form_field")}
+    (`loaded`: the version's mapping as the caller read it, else read here)."""
+    if loaded is None:
+        loaded = VersionMapping(version)
+    builder = _Builder(loaded, requester, info)
+    mappings = loaded.mappings
     request = answers.get("request") or {}
     lines = answers.get("lines") or []
     if not isinstance(request, Mapping) or not isinstance(lines, list):
         return BuildResult({}, [Problem("", 'Answers must be {"request": {...}, "lines": [...]}.')])
-    prs = pr_fields_for(version, connection=connection)
+    prs = loaded.pr_fields
     header: dict[str, Any] = {}
     for pr in prs:
         if pr.level == "header":
@@ -332,11 +321,13 @@ def validate_r39(
     version: WorkflowVersion,
     payload: Mapping[str, Any],
     *,
-    connection: Connection | CurrentConnection | None = CURRENT,
+    loaded: VersionMapping | None = None,
 ) -> list[Problem]:
-    """The payload checked by the R39 validator at the agreed strictness (coupa-api.md 9b)."""
+    """The payload checked by the R39 validator at the agreed strictness (coupa-api.md 9b;
+    `loaded`: the version's mapping as the caller read it, else its fields are read here)."""
     custom: dict[str, list[str]] = {"RequisitionHeader": [], "RequisitionLine": []}
-    for pr in pr_fields_for(version, connection=connection):
+    prs = loaded.pr_fields if loaded is not None else pr_fields_for(version)
+    for pr in prs:
         if pr.custom is not None:
             custom["RequisitionHeader" if pr.level == "header" else "RequisitionLine"].append(
                 pr.coupa_key

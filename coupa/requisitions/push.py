@@ -42,7 +42,7 @@ from coupa.client.exceptions import (
     CoupaValidationError,
 )
 from coupa.models import Requisition, RequisitionAttempt
-from coupa.requisitions.mapping import mapping_problems
+from coupa.requisitions.mapping import VersionMapping, mapping_problems
 from coupa.requisitions.payload import RequestInfo, requisition_payload, validate_r39
 from coupa.requisitions.services import order_url, requisition_url
 from integrations.jobs import enqueue_on_commit
@@ -352,22 +352,24 @@ def _build(requisition: Requisition) -> tuple[dict[str, Any], list[str]]:
     """The body to post, from the frozen version's mapping and the request's answers."""
     request = requisition.request
     version = request.version
-    # Looked up once for the three readings below (each would look it up again).
-    current = connection_current(organization=request.organization)
-    problems = [p.message for p in mapping_problems(version, connection=current)]
+    # Read once for the three readings below (each would read it all again).
+    loaded = VersionMapping(
+        version, connection=connection_current(organization=request.organization)
+    )
+    problems = [p.message for p in mapping_problems(version, loaded=loaded)]
     info = RequestInfo(title=request.title, number=request.reference, link=_request_link(request))
     built = requisition_payload(
         version=version,
         answers=request.answers,
         requester=request.requester,
         info=info,
-        connection=current,
+        loaded=loaded,
     )
     problems += [p.message for p in built.problems]
     body = dict(built.payload)
     field = marker_field(requisition.connection)
     if not problems:
-        problems += [p.message for p in validate_r39(version, body, connection=current)]
+        problems += [p.message for p in validate_r39(version, body, loaded=loaded)]
     if field:
         # A header custom field, sent top-level as the mapping sends custom fields (the
         # validator knows only the version's declared ones, so it checks the body without).
@@ -669,14 +671,16 @@ def requisition_problems(
     *, version: WorkflowVersion, answers: Any, requester: User
 ) -> list[tuple[str, str]]:
     """(target, message) of what keeps these answers from becoming a requisition."""
-    out = [(p.target, p.message) for p in mapping_problems(version)]
+    loaded = VersionMapping(version)
+    out = [(p.target, p.message) for p in mapping_problems(version, loaded=loaded)]
     built = requisition_payload(
         version=version,
         answers=answers,
         requester=requester,
         info=RequestInfo(title="", number="SF-0", link=""),
+        loaded=loaded,
     )
     out += [(p.target, p.message) for p in built.problems]
     if not out:
-        out += [(p.target, p.message) for p in validate_r39(version, built.payload)]
+        out += [(p.target, p.message) for p in validate_r39(version, built.payload, loaded=loaded)]
     return out

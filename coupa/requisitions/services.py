@@ -20,7 +20,7 @@ from coupa.client.connection import client_for
 from coupa.client.exceptions import CoupaError, CoupaValidationError
 from coupa.reference.registry import RESOURCES
 from coupa.requisitions.fields import PICKER_KINDS
-from coupa.requisitions.mapping import Problem, mapping_problems
+from coupa.requisitions.mapping import Problem, VersionMapping, mapping_problems
 from coupa.requisitions.payload import RequestInfo, requisition_payload, validate_r39
 from integrations.models import Connection
 from integrations.selectors import connection_current
@@ -96,11 +96,16 @@ def requisition_preview(
     *, version: WorkflowVersion, answers: Mapping[str, Any], requester: User
 ) -> Preview:
     """The body these answers would post, with every problem found, grouped by cause."""
+    loaded = VersionMapping(version)
     built = requisition_payload(
-        version=version, answers=answers, requester=requester, info=preview_info(version)
+        version=version,
+        answers=answers,
+        requester=requester,
+        info=preview_info(version),
+        loaded=loaded,
     )
-    mapping = list(mapping_problems(version))
-    spec = validate_r39(version, built.payload) if not built.problems else []
+    mapping = list(mapping_problems(version, loaded=loaded))
+    spec = validate_r39(version, built.payload, loaded=loaded) if not built.problems else []
     return Preview(built.payload, mapping, built.problems, spec)
 
 

@@ -322,9 +322,10 @@ def test_a_send_the_broker_refuses_stays_pending_and_the_sweep_sends_it(
 def test_one_creation_looks_the_connection_and_mapping_up_once(
     setup: Setup, respx_mock: respx.MockRouter, django_capture_on_commit_callbacks: Any
 ) -> None:
-    """Building a requisition reads the organization's connection, its custom fields and
-    the mapping once each, however many fields the mapping has: a worker's processes
-    share two cores, and every read is a query to compile and run."""
+    """Building a requisition reads the organization's connection, its custom fields, the
+    form and the mapping once each, however many fields the mapping has (the publish
+    gate's check, the payload and the R39 check share them): a worker's processes share
+    two cores, and every read is a query to compile and run."""
     from django.db import connection as db
     from django.test.utils import CaptureQueriesContext
 
@@ -349,5 +350,7 @@ def test_one_creation_looks_the_connection_and_mapping_up_once(
         return sum(1 for m in sources if m and m.group(1) == f'"{table}"')
 
     assert reads("integrations_connection") == 1
-    assert reads("integrations_fieldmapping") <= 2  # the mapping's check, the payload
-    assert reads("integrations_customfielddefinition") <= 3
+    assert reads("integrations_fieldmapping") == 1
+    assert reads("integrations_customfielddefinition") == 1
+    assert reads("workflows_formfield") == 1
+    assert reads("coupa_uom") == 1  # the constant: checked and sent, read once
