@@ -46,7 +46,7 @@ from coupa.requisitions.mapping import VersionMapping, mapping_problems
 from coupa.requisitions.payload import RequestInfo, requisition_payload, validate_r39
 from coupa.requisitions.services import order_url, requisition_url
 from integrations.jobs import enqueue_on_commit
-from integrations.models import Connection
+from integrations.models import Connection, Provider
 from integrations.selectors import connection_current
 from spendflo.users.models import User
 from spendflo.workflows.models import PurchaseRequest, RequestEvent, WorkflowVersion
@@ -353,9 +353,7 @@ def _build(requisition: Requisition) -> tuple[dict[str, Any], list[str]]:
     request = requisition.request
     version = request.version
     # Read once for the three readings below (each would read it all again).
-    loaded = VersionMapping(
-        version, connection=connection_current(organization=request.organization)
-    )
+    loaded = VersionMapping(version, connection=_current_connection(requisition))
     problems = [p.message for p in mapping_problems(version, loaded=loaded)]
     info = RequestInfo(title=request.title, number=request.reference, link=_request_link(request))
     built = requisition_payload(
@@ -378,6 +376,20 @@ def _build(requisition: Requisition) -> tuple[dict[str, Any], list[str]]:
         title = str(body.get("req-title") or request.title)
         body["req-title"] = f"[{requisition.marker}] {title}"[:TITLE_MAX]
     return body, problems
+
+
+def _current_connection(requisition: Requisition) -> Connection | None:
+    """The request's organization's current Coupa connection: the requisition's own while it
+    is not archived (an organization has one current connection per provider, a
+    constraint), else looked up (it was replaced since the request was sent)."""
+    connection = requisition.connection
+    if (
+        connection.archived_at is None
+        and connection.provider == Provider.COUPA
+        and connection.organization_id == requisition.request.organization_id
+    ):
+        return connection
+    return connection_current(organization=requisition.request.organization)
 
 
 def _post(client: CoupaClient, requisition: Requisition, owner: str) -> dict[str, Any]:

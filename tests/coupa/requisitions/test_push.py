@@ -80,6 +80,25 @@ def test_answers_that_cannot_make_a_payload_fail_without_any_request(
     assert requisition_create(requisition_id=requisition.pk) is None  # failed: left alone
 
 
+def test_a_connection_archived_after_sending_fails_the_requisition_without_any_request(
+    setup: Setup, respx_mock: respx.MockRouter, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The requisition's connection was replaced (archived) before the worker took it: the
+    build checks the organization's current connection (none here), as the publish gate
+    does, and posts nothing."""
+    setup.complete_mapping()
+    request = _request(setup, sample_answers(setup.version, requester=setup.admin))
+    with django_capture_on_commit_callbacks(execute=False):
+        requisition = requisition_send(request=request)
+    setup.connection.archived_at = timezone.now()
+    setup.connection.save(update_fields=["archived_at"])
+    requisition_create(requisition_id=requisition.pk)  # respx: any HTTP would fail
+    requisition.refresh_from_db()
+    assert requisition.state == Requisition.State.FAILED
+    assert requisition.error.startswith("Coupa is not connected: connect it under Settings")
+    assert requisition.tries.count() == 0
+
+
 def test_submit_falls_back_to_the_alias_only_on_404(
     setup: Setup, respx_mock: respx.MockRouter, django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -322,10 +341,11 @@ def test_a_send_the_broker_refuses_stays_pending_and_the_sweep_sends_it(
 def test_one_creation_looks_the_connection_and_mapping_up_once(
     setup: Setup, respx_mock: respx.MockRouter, django_capture_on_commit_callbacks: Any
 ) -> None:
-    """Building a requisition reads the organization's connection, its custom fields, the
-    form and the mapping once each, however many fields the mapping has (the publish
-    gate's check, the payload and the R39 check share them): a worker's processes share
-    two cores, and every read is a query to compile and run."""
+    """Building a requisition reads the connection's custom fields, the form and the
+    mapping once each, however many fields the mapping has (the publish gate's check, the
+    payload and the R39 check share them), and takes the requisition's own connection as
+    the current one: a worker's processes share two cores, and every read is a query to
+    compile and run."""
     from django.db import connection as db
     from django.test.utils import CaptureQueriesContext
 
@@ -349,7 +369,7 @@ def test_one_creation_looks_the_connection_and_mapping_up_once(
         sources = [re.match(r"SELECT .*? FROM (\S+)", q["sql"]) for q in queries]
         return sum(1 for m in sources if m and m.group(1) == f'"{table}"')
 
-    assert reads("integrations_connection") == 1
+    assert reads("integrations_connection") == 0  # the requisition's own, read with it
     assert reads("integrations_fieldmapping") == 1
     assert reads("integrations_customfielddefinition") == 1
     assert reads("workflows_formfield") == 1
