@@ -205,8 +205,14 @@ def _claim(requisition_id: int, owner: str) -> Requisition | None:
     )
     if not taken:
         return None
+    # With what the build and the notice of its outcome read (the approver and the
+    # workflow are in the notice's recipients and email).
     return Requisition.objects.select_related(
-        "connection", "request__organization", "request__version", "request__requester"
+        "connection",
+        "request__organization",
+        "request__requester",
+        "request__version__approver",
+        "request__version__workflow",
     ).get(pk=requisition_id)
 
 

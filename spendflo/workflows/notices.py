@@ -18,6 +18,7 @@ import logging
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
+from django.db.models import ForeignKey, Model
 from django.urls import reverse
 from django.utils import timezone
 
@@ -45,19 +46,37 @@ def notice_recipients(event: RequestEvent) -> list[User]:
     ]
 
 
-def notices_send(*, event_id: int) -> list[Notification]:
+#: What the notices of an event read beyond the event: who hears of it, and the email.
+_EVENT_RELATED = ("request__requester", "request__version__approver", "request__version__workflow")
+
+
+def _loaded(instance: Model, path: str) -> bool:
+    """Whether following `path` (`request__version__approver`) from `instance` reads
+    nothing: each relation on it is already loaded, or empty."""
+    for name in path.split("__"):
+        field = instance._meta.get_field(name)
+        if not isinstance(field, ForeignKey):
+            return False
+        if getattr(instance, field.attname) is None:
+            return True  # no related row: following it reads nothing
+        if not field.is_cached(instance):
+            return False
+        instance = getattr(instance, name)
+    return True
+
+
+def notices_send(*, event_id: int, event: RequestEvent | None = None) -> list[Notification]:
     """Make the in-app notices of one event and email each recipient.
+
+    `event`: the event `event_id` names as its caller holds it (just recorded, after its
+    transaction committed), used as it is when its request's requester, version, approver and
+    workflow are loaded already; else the event is read with them in one query.
 
     Idempotent: a recipient already noticed of the event is skipped. Email failures are
     logged, never raised: the notice in the app is the record.
     """
-    event = (
-        RequestEvent.objects.select_related(
-            "request__requester", "request__version__approver", "request__version__workflow"
-        )
-        .filter(pk=event_id)
-        .first()
-    )
+    if event is None or not all(_loaded(event, path) for path in _EVENT_RELATED):
+        event = RequestEvent.objects.select_related(*_EVENT_RELATED).filter(pk=event_id).first()
     if event is None:
         return []
     request = event.request

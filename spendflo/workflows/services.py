@@ -400,10 +400,10 @@ def request_event_record(
         request=request, kind=kind, message=message[:500], actor=actor, details=details or {}
     )
     if notify:
-        transaction.on_commit(lambda: _notify(event.pk))
+        transaction.on_commit(lambda: _notify(event))
     return event
 
 
-def _notify(event_id: int) -> None:
+def _notify(event: RequestEvent) -> None:
     """Tell the requester and the workflow's admins: an in-app notice and an email each."""
-    notices_send(event_id=event_id)
+    notices_send(event_id=event.pk, event=event)

@@ -329,6 +329,37 @@ def test_events_without_notify_and_repeats_send_nothing_more(
     assert (Notification.objects.count(), len(mail.outbox)) == (count, sent)
 
 
+def test_an_event_held_with_its_people_is_noticed_without_reading_it_again(
+    named, requester_user, approver, admin_user, django_capture_on_commit_callbacks
+) -> None:
+    """An event whose request's requester, approver and workflow its caller loaded gets
+    the notices and emails an event read by id gets; one loaded without them is read."""
+    from django.test.utils import CaptureQueriesContext
+
+    from spendflo.workflows.notices import notices_send
+
+    with django_capture_on_commit_callbacks(execute=False):
+        req = _submit(named, requester_user)
+    people = ("requester", "version__approver", "version__workflow")
+    outcomes = []
+    for related in (people, ()):
+        held = PurchaseRequest.objects.select_related(*related).get(pk=req.pk)
+        event = RequestEvent.objects.create(request=held, kind="pr_created", message="PR made.")
+        mail.outbox.clear()
+        with CaptureQueriesContext(connection) as queries:
+            made = notices_send(event_id=event.pk, event=event)
+        reads = sum('FROM "workflows_requestevent"' in q["sql"] for q in queries)
+        emails = sorted((m.to[0], m.subject, m.body) for m in mail.outbox)
+        outcomes.append((reads, sorted((n.recipient.email, n.message) for n in made), emails))
+    (loaded_reads, notices, emails), (plain_reads, plain_notices, plain_emails) = outcomes
+    assert (loaded_reads, plain_reads) == (0, 1)
+    assert notices == plain_notices
+    assert [e for e, _ in notices] == sorted(
+        [admin_user.email, approver.email, requester_user.email]
+    )
+    assert emails == plain_emails and all("Workflow: Named" in body for _, _, body in emails)
+
+
 def test_user_answers_must_be_members_of_the_organization(
     fake_provider, organization, admin_user, requester_user, make_user, other_organization
 ) -> None:
