@@ -216,8 +216,13 @@ def _claim(requisition_id: int, owner: str) -> Requisition | None:
     ).get(pk=requisition_id)
 
 
+#: A row's lease, let go: a finished row keeps no owner.
+RELEASED: Mapping[str, Any] = {"lease_owner": "", "lease_expires_at": None}
+
+
 def _holding(requisition: Requisition, owner: str, **values: Any) -> bool:
-    """Update the row only while `owner` holds its lease (renewing it); False if lost."""
+    """Update the row only while `owner` holds its lease (renewing it, or letting it go
+    with **RELEASED); False if lost."""
     now = timezone.now()
     values.setdefault("lease_expires_at", now + timedelta(seconds=_lease_seconds()))
     values["updated_at"] = now
@@ -246,13 +251,19 @@ def requisition_create(*, requisition_id: int) -> Requisition | None:
     if requisition is None:
         return None
     try:
-        return _create(requisition, owner)
-    finally:
-        # Release the lease (a finished row keeps no owner; a `sending` one is free for
-        # the sweep or the next worker).
-        Requisition.objects.filter(pk=requisition.pk, lease_owner=owner).update(
-            lease_owner="", lease_expires_at=None
-        )
+        done = _create(requisition, owner)
+    except BaseException:
+        _release(requisition, owner)
+        raise
+    if requisition.lease_owner == owner:
+        # Not finished (a finished row let its lease go in its last update): a `sending`
+        # row is free for the sweep or the next worker.
+        _release(requisition, owner)
+    return done
+
+
+def _release(requisition: Requisition, owner: str) -> None:
+    Requisition.objects.filter(pk=requisition.pk, lease_owner=owner).update(**RELEASED)
 
 
 def _close_interrupted(requisition: Requisition) -> None:
@@ -518,6 +529,7 @@ def _created(
             error="",
             coupa_updated_at=_parse_dt(record.get("updated-at")),
             synced_at=now,
+            **RELEASED,
         ):
             return
         _remember_api_user(requisition.connection, record)
@@ -542,7 +554,7 @@ def _created(
 def _fail(requisition: Requisition, owner: str, messages: list[str]) -> None:
     text = "; ".join(str(m) for m in messages) or "Coupa refused the requisition."
     with transaction.atomic():
-        if not _holding(requisition, owner, state=State.FAILED, error=text):
+        if not _holding(requisition, owner, state=State.FAILED, error=text, **RELEASED):
             return
         request = requisition.request
         request.state = PurchaseRequest.State.PR_FAILED

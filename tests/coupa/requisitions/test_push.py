@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 import respx
 from django.conf import settings as django_settings
@@ -29,12 +30,12 @@ from tests.coupa.requisitions.conftest import Setup
 pytestmark = pytest.mark.django_db
 
 
-def _request(s: Setup, answers: dict[str, Any] | None = None) -> PurchaseRequest:
+def _request(s: Setup, answers: dict[str, Any] | None = None, number: int = 42) -> PurchaseRequest:
     return PurchaseRequest.objects.create(
         organization=s.workflow.organization,
         version=s.version,
         requester=s.admin,
-        number=42,
+        number=number,
         title="Laptops",
         answers=answers or {"request": {}, "lines": [{}]},
         state=PurchaseRequest.State.SENDING,
@@ -374,3 +375,42 @@ def test_one_creation_looks_the_connection_and_mapping_up_once(
     assert reads("integrations_customfielddefinition") == 1
     assert reads("workflows_formfield") == 1
     assert reads("coupa_uom") == 1  # the constant: checked and sent, read once
+
+
+def test_a_finished_requisition_keeps_no_lease_and_an_undone_finish_lets_it_go(
+    setup: Setup, respx_mock: respx.MockRouter, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A created requisition lets its lease go in the update that records it; when an
+    error undoes that update, the row stays `sending` with its lease free for the sweep."""
+    from unittest import mock
+
+    setup.complete_mapping()
+    base = setup.connection.base_url.rstrip("/")
+    respx_mock.post(f"{base}/oauth2/token").respond(
+        200, json={"access_token": "t", "expires_in": 3600, "token_type": "bearer"}
+    )
+    respx_mock.post(f"{base}/api/requisitions").mock(
+        side_effect=[
+            httpx.Response(201, json={"id": 78, "status": "draft", "created-by": {"id": 3}}),
+            httpx.Response(201, json={"id": 79, "status": "draft", "created-by": {"id": 3}}),
+        ]
+    )
+    answers = sample_answers(setup.version, requester=setup.admin)
+    requisitions = []
+    for number in (42, 43):
+        with django_capture_on_commit_callbacks(execute=False):
+            requisitions.append(requisition_send(request=_request(setup, answers, number)))
+    created, undone = requisitions
+    requisition_create(requisition_id=created.pk)
+    created.refresh_from_db()
+    assert created.state == Requisition.State.CREATED
+    assert (created.lease_owner, created.lease_expires_at) == ("", None)
+
+    broken = mock.patch(
+        "coupa.requisitions.push.request_event_record", side_effect=RuntimeError("db gone")
+    )
+    with broken, pytest.raises(RuntimeError):
+        requisition_create(requisition_id=undone.pk)
+    undone.refresh_from_db()
+    assert undone.state == Requisition.State.SENDING and undone.external_id is None
+    assert (undone.lease_owner, undone.lease_expires_at) == ("", None)
