@@ -363,11 +363,14 @@ def _suggest(
 def mapping_table(version: WorkflowVersion, *, loaded: VersionMapping | None = None) -> list[Row]:
     """The mapping page's rows: every Coupa field, its mapping, lock, problems, suggestion
     (`loaded`: the version's mapping as the caller read it, else read here)."""
-    if loaded is None:
-        loaded = VersionMapping(version)
+    return _rows(loaded if loaded is not None else VersionMapping(version), page=True)
+
+
+def _rows(loaded: VersionMapping, *, page: bool) -> list[Row]:
+    """The rows with their problems; with `page`, also what only the page shows (locks, and
+    suggestions, which read the form's fields)."""
     mappings = loaded.mappings
     line_type = _line_type(mappings)
-    fields = loaded.fields
     taken = {m.form_field_id for m in mappings.values() if m.form_field_id}
     pr_fields = loaded.pr_fields
     rows = []
@@ -380,15 +383,15 @@ def mapping_table(version: WorkflowVersion, *, loaded: VersionMapping | None = N
             field=pr,
             mapping=mapping,
             required=_required_now(pr, mappings),
-            locked=mapping is not None and _locked(pr, mappings),
+            locked=page and mapping is not None and _locked(pr, mappings),
             applies=applies,
         )
         if mapping is not None:
             problem = _source_problem(pr, mapping, loaded, line_type)
             if problem:
                 row.problems.append(problem)
-        elif applies:
-            row.suggestion = _suggest(pr, pr_fields, fields, taken)
+        elif applies and page:
+            row.suggestion = _suggest(pr, pr_fields, loaded.fields, taken)
         problem = _requirement_problem(pr, mappings)
         if problem and not (pr.required == "description_or_item" and pr.key == "line.item"):
             row.problems.append(problem)
@@ -415,6 +418,18 @@ def connection_problems(
     return []
 
 
+def _has_line_fields(loaded: VersionMapping) -> bool:
+    """Whether the version's form asks anything per line: a mapped line field says so
+    without reading the form."""
+    version_id = loaded.version.pk
+    return any(
+        m.form_field is not None
+        and m.form_field.version_id == version_id
+        and m.form_field.group == FormField.Group.LINE
+        for m in loaded.mappings.values()
+    ) or any(f.group == FormField.Group.LINE for f in loaded.fields)
+
+
 def mapping_problems(
     version: WorkflowVersion, *, loaded: VersionMapping | None = None
 ) -> list[Problem]:
@@ -423,11 +438,11 @@ def mapping_problems(
     if loaded is None:
         loaded = VersionMapping(version)
     problems: list[Problem] = connection_problems(version, connection=loaded.connection)
-    if not any(f.group == FormField.Group.LINE for f in loaded.fields):
+    if not _has_line_fields(loaded):
         problems.append(
             Problem("", "The form has no line fields: a Coupa requisition needs at least one line.")
         )
-    for row in mapping_table(version, loaded=loaded):
+    for row in _rows(loaded, page=False):
         label = row.field.label
         problems.extend(
             # "Requested by is required…" names its field already; others get it in front.
