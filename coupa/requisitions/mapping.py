@@ -186,6 +186,20 @@ class VersionMapping:
             )
         return self._records[key]
 
+    def offered_records_preload(self, wanted: Iterable[tuple[str, int]]) -> None:
+        """Read the (kind, pk) records `offered_record` will be asked for, one query per
+        kind (the lines of one requisition name the same kinds again and again)."""
+        if self.connection is None:
+            return
+        by_kind: dict[str, set[int]] = {}
+        for kind, pk in wanted:
+            if (kind, pk) not in self._records:
+                by_kind.setdefault(kind, set()).add(pk)
+        for kind, pks in by_kind.items():
+            offered = offered_record_list(connection=self.connection, kind=kind)
+            found = {r.pk: r for r in offered.filter(pk__in=pks).order_by()}
+            self._records.update(((kind, pk), found.get(pk)) for pk in pks)
+
 
 def _line_type(mappings: Mapping[str, FieldMapping]) -> str | None:
     m = mappings.get("line.line-type")

@@ -271,6 +271,7 @@ def requisition_payload(
     if not isinstance(request, Mapping) or not isinstance(lines, list):
         return BuildResult({}, [Problem("", 'Answers must be {"request": {...}, "lines": [...]}.')])
     prs = loaded.pr_fields
+    _preload_records(loaded, prs, mappings, request, lines)
     header: dict[str, Any] = {}
     for pr in prs:
         if pr.level == "header":
@@ -294,6 +295,33 @@ def requisition_payload(
     _check_header(builder, prs, header)
     header["requisition-lines"] = built_lines
     return BuildResult(header, builder.problems)
+
+
+def _preload_records(
+    loaded: VersionMapping,
+    prs: list[PrField],
+    mappings: Mapping[str, FieldMapping],
+    request: Mapping[str, Any],
+    lines: list[Any],
+) -> None:
+    """Read at once every offered record the mappings (constants, defaults) and the
+    answers (picks) name: one query per kind, however many lines."""
+    wanted: list[tuple[str, int]] = []
+    for pr in prs:
+        mapping = mappings.get(pr.key)
+        kind = pr.record_kind
+        if mapping is None or kind is None or pr.value_type == "user":
+            continue  # a user field's answer is one of our users, matched by email
+        values = [mapping.value, mapping.default]
+        ff = mapping.form_field if mapping.source == Source.FORM_FIELD else None
+        if ff is not None:
+            values.append(request.get(ff.api_name))
+            values += [line.get(ff.api_name) for line in lines if isinstance(line, Mapping)]
+        for value in values:
+            pk = value.get("id") if isinstance(value, Mapping) else value
+            if isinstance(pk, int) and not isinstance(pk, bool):
+                wanted.append((kind, pk))
+    loaded.offered_records_preload(wanted)
 
 
 def _check_header(builder: _Builder, prs: list[PrField], header: Mapping[str, Any]) -> None:

@@ -369,9 +369,9 @@ def _build(requisition: Requisition) -> tuple[dict[str, Any], list[str]]:
     """The body to post, from the frozen version's mapping and the request's answers."""
     request = requisition.request
     version = request.version
-    # Read once for the three readings below (each would read it all again).
+    # Read once for the three readings below (each would read it all again). The payload
+    # is built first: it reads at once the records the publish gate's check reads too.
     loaded = VersionMapping(version, connection=_current_connection(requisition))
-    problems = [p.message for p in mapping_problems(version, loaded=loaded)]
     info = RequestInfo(title=request.title, number=request.reference, link=_request_link(request))
     built = requisition_payload(
         version=version,
@@ -380,6 +380,7 @@ def _build(requisition: Requisition) -> tuple[dict[str, Any], list[str]]:
         info=info,
         loaded=loaded,
     )
+    problems = [p.message for p in mapping_problems(version, loaded=loaded)]
     problems += [p.message for p in built.problems]
     body = dict(built.payload)
     field = marker_field(requisition.connection)
@@ -702,7 +703,6 @@ def requisition_problems(
 ) -> list[tuple[str, str]]:
     """(target, message) of what keeps these answers from becoming a requisition."""
     loaded = VersionMapping(version)
-    out = [(p.target, p.message) for p in mapping_problems(version, loaded=loaded)]
     built = requisition_payload(
         version=version,
         answers=answers,
@@ -710,6 +710,7 @@ def requisition_problems(
         info=RequestInfo(title="", number="SF-0", link=""),
         loaded=loaded,
     )
+    out = [(p.target, p.message) for p in mapping_problems(version, loaded=loaded)]
     out += [(p.target, p.message) for p in built.problems]
     if not out:
         out += [(p.target, p.message) for p in validate_r39(version, built.payload, loaded=loaded)]

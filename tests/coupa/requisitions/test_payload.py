@@ -116,6 +116,43 @@ def test_amount_lines_send_no_quantity_or_uom(setup: Setup) -> None:
     assert line["line-type"] == "RequisitionAmountLine"
 
 
+def test_many_lines_read_each_kind_of_picked_record_once(setup: Setup) -> None:
+    """Lines picking records (one no longer offered) are built as one line each would be,
+    reading each kind of record once for all the lines and the mapping's constants."""
+    import re
+
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import VendorFactory
+
+    _complete(setup)
+    answers = sample_answers(setup.version, requester=setup.admin)
+    hidden = VendorFactory(connection=setup.connection, show_to_users=False)
+    other = VendorFactory(connection=setup.connection)
+    picks = [setup.records["vendor"].pk, hidden.pk, other.pk, setup.records["vendor"].pk]
+    answers["lines"] = [{**answers["lines"][0], "vendor": pk} for pk in picks]
+    with CaptureQueriesContext(db) as queries:
+        result = requisition_payload(
+            version=setup.version, answers=answers, requester=setup.admin, info=INFO
+        )
+    assert [p.message for p in result.problems] == [
+        "Line 2: Supplier: the chosen record is no longer offered (hidden, inactive or removed)."
+    ]
+    lines = result.payload["requisition-lines"]
+    assert [line.get("supplier") for line in lines] == [
+        {"id": setup.records["vendor"].external_id},
+        None,
+        {"id": other.external_id},
+        {"id": setup.records["vendor"].external_id},
+    ]
+    assert all(line["uom"] == {"id": setup.records["uom"].external_id} for line in lines)
+    tables = [re.match(r"SELECT .*? FROM (\S+)", q["sql"]) for q in queries]
+    read = [m.group(1) for m in tables if m]
+    for table in ("coupa_vendor", "coupa_uom", "coupa_account", "coupa_item", "coupa_address"):
+        assert read.count(f'"{table}"') == 1, table
+
+
 # --- against the sandbox ------------------------------------------------------------------
 
 
