@@ -285,13 +285,25 @@ def _create(requisition: Requisition, owner: str) -> Requisition:
             _fail(requisition, owner, problems)
             return requisition
         # Committed BEFORE the POST: a crash from here on leaves `sending`, which is
-        # looked up before anything is posted again.
-        _holding(requisition, owner, state=State.SENDING, payload=body)
+        # looked up before anything is posted again. The same update counts the first
+        # POST's attempt (as `_post` would, right before posting).
+        _holding(
+            requisition,
+            owner,
+            state=State.SENDING,
+            payload=body,
+            attempts=requisition.attempts + 1,
+        )
+        counted = True
+    else:
+        counted = False
     started = _monotonic()
     attempt_no = 0
     with client_for(connection) as client:
         while True:
-            if requisition.state == State.SENDING and requisition.attempts:
+            # POSTs tried before this one (the one counted above is not tried yet).
+            tried = requisition.attempts - 1 if counted else requisition.attempts
+            if requisition.state == State.SENDING and tried:
                 try:
                     found = _lookup(client, requisition)
                 except CoupaError as exc:
@@ -313,12 +325,13 @@ def _create(requisition: Requisition, owner: str) -> Requisition:
                     _created(requisition, owner, found, adopted=True)
                     return requisition
             try:
-                sent = _post(client, requisition, owner)
+                sent = _post(client, requisition, owner, counted=counted)
             except CoupaValidationError as exc:
                 _fail(requisition, owner, exc.messages or [exc.user_message])
                 return requisition
             except AMBIGUOUS:
                 # Outcome unknown: the next loop looks it up first.
+                counted = False
                 if _out_of_time(started, attempt_no):
                     try:
                         found = _lookup(client, requisition)
@@ -410,10 +423,14 @@ def _current_connection(requisition: Requisition) -> Connection | None:
     return connection_current(organization=requisition.request.organization)
 
 
-def _post(client: CoupaClient, requisition: Requisition, owner: str) -> dict[str, Any]:
-    """POST once (the submit route falls back to the alias only on 404)."""
+def _post(
+    client: CoupaClient, requisition: Requisition, owner: str, *, counted: bool = False
+) -> dict[str, Any]:
+    """POST once (the submit route falls back to the alias only on 404); `counted`: the
+    attempt is counted on the row already."""
     path = SUBMIT_PATH if requisition.submit else DRAFT_PATH
-    _holding(requisition, owner, attempts=requisition.attempts + 1)
+    if not counted:
+        _holding(requisition, owner, attempts=requisition.attempts + 1)
     attempt = RequisitionAttempt.objects.create(
         requisition=requisition, started_at=timezone.now(), endpoint=path
     )

@@ -414,3 +414,39 @@ def test_a_finished_requisition_keeps_no_lease_and_an_undone_finish_lets_it_go(
     undone.refresh_from_db()
     assert undone.state == Requisition.State.SENDING and undone.external_id is None
     assert (undone.lease_owner, undone.lease_expires_at) == ("", None)
+
+
+def test_a_retried_requisition_is_looked_up_before_it_is_posted_again(
+    setup: Setup, respx_mock: respx.MockRouter, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A requisition that failed after posts whose outcome was unknown, retried by the
+    admin: Coupa is asked for it first, and the one it has is adopted, not posted again."""
+    from coupa.requisitions.push import requisition_retry
+
+    setup.complete_mapping()
+    request = _request(setup, sample_answers(setup.version, requester=setup.admin))
+    with django_capture_on_commit_callbacks(execute=False):
+        requisition = requisition_send(request=request)
+    Requisition.objects.filter(pk=requisition.pk).update(
+        state=Requisition.State.FAILED, attempts=2, error="Coupa did not answer in time."
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        requisition_retry(request=request, user=None)
+    base = setup.connection.base_url.rstrip("/")
+    respx_mock.post(f"{base}/oauth2/token").respond(
+        200, json={"access_token": "t", "expires_in": 3600, "token_type": "bearer"}
+    )
+    found = {
+        "id": 555,
+        "status": "pending_approval",
+        "req-title": f"[{requisition.marker}] Sample title",
+        "created-by": {"id": 3},
+        "requisition-lines": [{"id": 1, "line-num": 1}],
+    }
+    lookup = respx_mock.get(f"{base}/api/requisitions").respond(200, json=[found])
+    post = respx_mock.post(f"{base}/api/requisitions").respond(500)
+    requisition_create(requisition_id=requisition.pk)
+    requisition.refresh_from_db()
+    assert lookup.call_count == 1 and post.call_count == 0
+    assert requisition.state == Requisition.State.CREATED and requisition.external_id == 555
+    assert [t.outcome for t in requisition.tries.all()] == ["adopted"]
