@@ -14,6 +14,8 @@ one per change of state, never one per failure).
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
@@ -83,18 +85,26 @@ def notices_send(*, event_id: int, event: RequestEvent | None = None) -> list[No
     message = f"{request.reference} {request.title}: {event.message}"[:500]
     made: list[Notification] = []
     for user in notice_recipients(event):
-        try:
-            with transaction.atomic():
-                made.append(
-                    Notification.objects.create(
-                        recipient=user, request=request, event=event, message=message
-                    )
-                )
-        except IntegrityError:
-            continue  # already noticed of this event
+        notice = _notice_once(recipient=user, request=request, event=event, message=message)
+        if notice is not None:
+            made.append(notice)
     if made:
         _email(made, event)
     return made
+
+
+def _notice_once(**fields: Any) -> Notification | None:
+    """A new notice of an event, or None if its recipient has one already (the unique
+    event and recipient)."""
+    # In a transaction a savepoint keeps the refused insert from breaking it; outside one
+    # (after the event's commit, as usual) the insert is a transaction of its own, and a
+    # refused one changes nothing else.
+    guard = transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext()
+    try:
+        with guard:
+            return Notification.objects.create(**fields)
+    except IntegrityError:
+        return None
 
 
 def _email(notices: list[Notification], event: RequestEvent) -> None:

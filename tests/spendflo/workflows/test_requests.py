@@ -329,6 +329,23 @@ def test_events_without_notify_and_repeats_send_nothing_more(
     assert (Notification.objects.count(), len(mail.outbox)) == (count, sent)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_repeats_outside_a_transaction_send_nothing_more(published, requester_user) -> None:
+    """Notices go out after the event's commit, outside any transaction: a second run for
+    the same event is refused by the database without breaking anything after it."""
+    from spendflo.workflows.notices import notices_send
+    from spendflo.workflows.services import request_event_record
+
+    req = _submit(published, requester_user)
+    event = request_event_record(  # no transaction: noticed at once
+        request=req, kind="pr_created", message="PR 42 created.", notify=True
+    )
+    count, sent = Notification.objects.count(), len(mail.outbox)
+    assert count == 2 and sent == 2  # the requester and the admin
+    assert notices_send(event_id=event.pk) == []
+    assert (Notification.objects.count(), len(mail.outbox)) == (count, sent)
+
+
 def test_an_event_held_with_its_people_is_noticed_without_reading_it_again(
     named, requester_user, approver, admin_user, django_capture_on_commit_callbacks
 ) -> None:
