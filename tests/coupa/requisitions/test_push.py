@@ -339,18 +339,60 @@ def test_a_send_the_broker_refuses_stays_pending_and_the_sweep_sends_it(
     assert requisition.state == Requisition.State.PENDING
 
 
-def test_one_creation_looks_the_connection_and_mapping_up_once(
-    setup: Setup, respx_mock: respx.MockRouter, django_capture_on_commit_callbacks: Any
+#: Every statement one PR's creation sends, in order, as a worker runs it (autocommit),
+#: with its timeline event and its one recipient's notice; the rate limiter and the token
+#: cache (Redis in production, tested on their own) are left out.
+ONE_CREATION = [
+    ("UPDATE", "coupa_requisition"),  # claim the lease
+    ("SELECT", "coupa_requisition"),  # with its connection, request, requester, version...
+    ("SELECT", "integrations_fieldmapping"),  # the mapping, with its form fields
+    ("SELECT", "integrations_customfielddefinition"),
+    ("SELECT", "coupa_address"),  # the records the answers and the mapping name,
+    ("SELECT", "coupa_item"),  # one query per kind
+    ("SELECT", "coupa_uom"),
+    ("SELECT", "coupa_vendor"),
+    ("SELECT", "coupa_account"),
+    ("SELECT", "coupa_coupauser"),  # the requester's Coupa user
+    ("SELECT", "coupa_currency"),  # the money answer's currency, by code
+    ("UPDATE", "coupa_requisition"),  # sending, with the payload and its first attempt
+    ("INSERT", "coupa_requisitionattempt"),
+    ("UPDATE", "coupa_requisitionattempt"),  # Coupa's answer
+    ("BEGIN", ""),
+    ("UPDATE", "coupa_requisition"),  # created, and the lease let go
+    ("UPDATE", "workflows_purchaserequest"),
+    ("INSERT", "workflows_requestevent"),
+    ("COMMIT", ""),
+    ("SELECT", "users_user"),  # the organization's admins
+    ("INSERT", "workflows_notification"),
+]
+
+
+def _statement(sql: str) -> tuple[str, str]:
+    verb = sql.split(None, 1)[0].upper()
+    table = re.search(r'(?:FROM|INTO|UPDATE) "(\w+)"', sql)
+    return verb, table.group(1) if table else ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_creation_sends_these_statements_and_no_more(
+    setup: Setup, respx_mock: respx.MockRouter, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Building a requisition reads the connection's custom fields and the mapping once
-    each, however many fields the mapping has (the publish gate's check, the payload and
-    the R39 check share them), not the form (only the mapping page's suggestions need
-    it), and takes the requisition's own connection as the current one: a worker's
-    processes share two cores, and every read is a query to compile and run."""
+    """Creating one PR reads the mapping, the custom fields and each kind of record once
+    (the publish gate's check, the payload and the R39 check share them), takes the
+    requisition's own connection as the current one, writes each change once, and
+    notices from the event it just recorded: a worker's processes share two cores, and
+    every statement is one to compile and run."""
     from django.db import connection as db
     from django.test.utils import CaptureQueriesContext
 
+    from tests.coupa.conftest import FakeLimiter
+
+    monkeypatch.setattr("coupa.client.base.shared_limiter", lambda *a, **k: FakeLimiter())
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     setup.complete_mapping()
+    # The API user's Coupa id, as the connection's first PR stored it.
+    setup.connection.provider_settings = {**setup.connection.provider_settings, "api_user_id": 3}
+    setup.connection.save(update_fields=["provider_settings"])
     request = _request(setup, sample_answers(setup.version, requester=setup.admin))
     base = setup.connection.base_url.rstrip("/")
     respx_mock.post(f"{base}/oauth2/token").respond(
@@ -359,22 +401,19 @@ def test_one_creation_looks_the_connection_and_mapping_up_once(
     respx_mock.post(f"{base}/api/requisitions").respond(
         201, json={"id": 78, "status": "draft", "created-by": {"id": 3}}
     )
-    with django_capture_on_commit_callbacks(execute=False):
-        requisition = requisition_send(request=request)
+    requisition = Requisition.objects.create(
+        request=request,
+        connection=setup.connection,
+        marker="SF-acme-42-abcd",
+        submit=False,
+        state=Requisition.State.PENDING,
+    )  # as requisition_send records it (its own queries are not counted here)
     with CaptureQueriesContext(db) as queries:
         requisition_create(requisition_id=requisition.pk)
     requisition.refresh_from_db()
-    assert requisition.state == Requisition.State.CREATED
-
-    def reads(table: str) -> int:
-        sources = [re.match(r"SELECT .*? FROM (\S+)", q["sql"]) for q in queries]
-        return sum(1 for m in sources if m and m.group(1) == f'"{table}"')
-
-    assert reads("integrations_connection") == 0  # the requisition's own, read with it
-    assert reads("integrations_fieldmapping") == 1
-    assert reads("integrations_customfielddefinition") == 1
-    assert reads("workflows_formfield") == 0  # mapped line fields say the form has lines
-    assert reads("coupa_uom") == 1  # the constant: checked and sent, read once
+    assert requisition.state == Requisition.State.CREATED and requisition.external_id == 78
+    assert [n.recipient for n in request.notifications.all()] == [setup.admin]
+    assert [_statement(q["sql"]) for q in queries] == ONE_CREATION
 
 
 def test_a_finished_requisition_keeps_no_lease_and_an_undone_finish_lets_it_go(
