@@ -4,7 +4,9 @@
 `POST /api/requisitions` through the version's mapping (`coupa.requisitions.fields` says
 what each target is). It never guesses: every value it cannot produce (an empty required
 answer, a record no longer offered, a requester without a Coupa user) is a `Problem` on
-the field's row, and the payload leaves the key out.
+the field's row, and the payload leaves the key out. It reads what it needs through the
+caller's `VersionMapping` when given one, and the records the mapping and the answers
+name at once, one query per kind, however many lines.
 
 Answers are plain JSON, as a form or the API posts them: `{"request": {api_name: value},
 "lines": [{api_name: value}, ...]}`. Text, choices and numbers are strings (numbers may be
