@@ -228,7 +228,7 @@ REST_FRAMEWORK = {
     # The first class names the scheme of 401 answers' WWW-Authenticate header: a session
     # first would turn anonymous calls into 403s without one.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "spendflo.rest.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PARSER_CLASSES": [

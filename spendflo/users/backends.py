@@ -1,7 +1,8 @@
 """Sign-in through Django's model backend, throttled (`spendflo.users.throttle`).
 
 Every password check goes through here: the sign-in page, Django's admin site and any
-other caller of `django.contrib.auth.authenticate`.
+other caller of `django.contrib.auth.authenticate`. The signed-in user of each request is
+read here too (`get_user`), with the organization every view scopes its queries to.
 """
 
 from __future__ import annotations
@@ -65,6 +66,22 @@ class ThrottledModelBackend(ModelBackend):
         return await sync_to_async(self.authenticate)(
             request, username=username, password=password, **kwargs
         )
+
+    def get_user(self, user_id: Any) -> User | None:
+        # Every signed-in request reads the user's organization (tenant scope, time zone,
+        # capabilities): one query with the user rather than a second one.
+        try:
+            user = User._default_manager.select_related("organization").get(pk=user_id)
+        except User.DoesNotExist:
+            return None
+        return user if self.user_can_authenticate(user) else None
+
+    async def aget_user(self, user_id: Any) -> User | None:
+        try:
+            user = await User._default_manager.select_related("organization").aget(pk=user_id)
+        except User.DoesNotExist:
+            return None
+        return user if self.user_can_authenticate(user) else None
 
 
 def _record_lockout(*, email: str, request: HttpRequest | None, failures: int, wait: float) -> None:
