@@ -8,8 +8,7 @@ from typing import Any
 from django.urls import reverse
 
 from coupa.connections.selectors import connection_summary
-from coupa.reference.registry import PICKABLE
-from coupa.reference.selectors import chart_list, record_counts
+from coupa.reference.selectors import chart_list, record_counts_all
 from coupa.requisitions.mapping import Problem, connection_problems, mapping_problems
 from coupa.requisitions.push import (
     requisition_document,
@@ -54,7 +53,7 @@ class CoupaProvider:
         if connection is not None:
             summary = connection_summary(connection)
             context.update(
-                counts={k: record_counts(connection=connection, kind=k) for k in PICKABLE},
+                counts=record_counts_all(connection=connection),
                 selected_charts=[c.name for c in chart_list(connection=connection) if c.selected],
                 summary=summary,
                 validation=connection_validation_latest(connection=connection),

@@ -21,6 +21,7 @@ keep anything, so there the counts are counted on every read.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from typing import Any
 
 from django.db import connections, router, transaction
@@ -99,13 +100,45 @@ def counts_read(
     """The kind's counts: kept ones when still right, else `count()` (kept for later)."""
     if kind not in PICKABLE or not _kept():
         return count()
-    mine = RecordCounts.objects.filter(connection_id=connection_id, kind=kind)
-    row = mine.first()
+    row = RecordCounts.objects.filter(connection_id=connection_id, kind=kind).first()
     kept = _values(row, offers)
     if kept is not None:
         return kept
+    return _count_and_keep(connection_id, kind, offers, count, exists=row is not None)
+
+
+def counts_read_all(
+    *, connection_id: int, offers: bool, count: Callable[[str], Counts]
+) -> dict[str, Counts]:
+    """Every pickable kind's counts, as `counts_read` gives them: one query when all are
+    kept and still right (the tabs' header shows them all)."""
+    if not _kept():
+        return {kind: count(kind) for kind in PICKABLE}
+    rows = {
+        row.kind: row
+        for row in RecordCounts.objects.filter(connection_id=connection_id, kind__in=PICKABLE)
+    }
+    out: dict[str, Counts] = {}
+    for kind in PICKABLE:
+        kept = _values(rows.get(kind), offers)
+        out[kind] = (
+            kept
+            if kept is not None
+            else _count_and_keep(
+                connection_id, kind, offers, partial(count, kind), exists=kind in rows
+            )
+        )
+    return out
+
+
+def _count_and_keep(
+    connection_id: int, kind: str, offers: bool, count: Callable[[], Counts], *, exists: bool
+) -> Counts:
+    """Count under the kind's row lock and keep the result (the row was found stale, or
+    missing when not `exists`)."""
+    mine = RecordCounts.objects.filter(connection_id=connection_id, kind=kind)
     with transaction.atomic(using=router.db_for_write(RecordCounts)):
-        if row is None:
+        if not exists:
             RecordCounts.objects.bulk_create(
                 [RecordCounts(connection_id=connection_id, kind=kind)], ignore_conflicts=True
             )

@@ -3,9 +3,9 @@
 **The one rule of what requesters are offered** (`offered_q`): a record is offered when
 it is shown to users, active in Coupa, (accounts) its chart is selected and active, and
 its connection offers records (`integrations.selectors.connection_offering_q`). The
-pickers (`pickable_list`), the tab counts (`record_counts`), `coupa_status`
-(`sync_status`) and the tabs' "why not offered" label (`offered_annotation`, which
-mirrors it condition by condition) all use it.
+pickers (`pickable_list`), the tab counts (`record_counts`, `record_counts_all`),
+`coupa_status` (`sync_status`) and the tabs' "why not offered" label (`offered_annotation`,
+which mirrors it condition by condition) all use it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from django.db.models import BigIntegerField, Case, CharField, Count, Q, QuerySe
 from django.utils.functional import cached_property
 
 from coupa.models import ChartOfAccounts
-from coupa.reference.counts import counts_read
+from coupa.reference.counts import counts_read, counts_read_all
 from coupa.reference.registry import PICKABLE, RESOURCES, SUPPORTING
 from integrations.models import Connection, SyncRun
 from integrations.selectors import connection_offering_q, connection_offers_records
@@ -41,6 +41,7 @@ __all__ = [
     "parse_filter",
     "pickable_list",
     "record_counts",
+    "record_counts_all",
     "record_list",
     "sync_status",
 ]
@@ -320,6 +321,16 @@ def record_counts(*, connection: Connection, kind: str) -> dict[str, int]:
         kind=kind,
         offers=connection_offers_records(connection),
         count=lambda: _counts(connection, kind),
+    )
+
+
+def record_counts_all(*, connection: Connection) -> dict[str, dict[str, int]]:
+    """`record_counts` of every tab (accounts, vendors, items), by kind: one query when all
+    are kept."""
+    return counts_read_all(
+        connection_id=connection.pk,
+        offers=connection_offers_records(connection),
+        count=lambda kind: _counts(connection, kind),
     )
 
 

@@ -30,6 +30,7 @@ from coupa.reference.selectors import (
     chart_list,
     parse_filter,
     record_counts,
+    record_counts_all,
     record_list,
 )
 from coupa.reference.services import (
@@ -140,8 +141,8 @@ class DisconnectView(CapabilityRequiredMixin, View):
 
     def confirm(self, request: HttpRequest, connection: Connection) -> HttpResponse:
         counts = [
-            f"{record_counts(connection=connection, kind=k)['imported']} {RESOURCES[k].title.lower()}"
-            for k in PICKABLE
+            f"{c['imported']} {RESOURCES[k].title.lower()}"
+            for k, c in record_counts_all(connection=connection).items()
         ]
         return confirmation_page(
             request,
@@ -255,7 +256,7 @@ def render_records(
         "supporting_kind": supporting_kind,
         "supporting_labels": SUPPORTING_LABELS,
         "tabs": TABS,
-        "count_rows": [(k, record_counts(connection=connection, kind=k)) for k in PICKABLE],
+        "count_rows": list(record_counts_all(connection=connection).items()),
         "page_obj": page,
         "filters": filters,
         "filter_error": error,
@@ -534,7 +535,7 @@ class SyncProgressView(CapabilityRequiredMixin, View):
                 "percent": progress_percent(live) if live else 0,
                 "step": progress_step(live) if live else None,
                 "runs": runs,
-                "counts": [(k, record_counts(connection=connection, kind=k)) for k in PICKABLE]
+                "counts": list(record_counts_all(connection=connection).items())
                 if connection
                 else [],
                 "connection": connection,
