@@ -9,7 +9,6 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views import View
 
@@ -327,17 +326,16 @@ class ToggleView(CapabilityRequiredMixin, View):
         if getattr(request, "htmx", False):
             _set_toggle_urls(kind, [row])
             # The row, and the tab's counts out of band: "N offered" follows the toggle.
-            row_html = render_to_string(
-                "coupa/_record_row.html",
-                {"r": row, "kind": kind, "can_toggle": True},
-                request=request,
+            return render(
+                request,
+                "coupa/_record_toggled.html",
+                {
+                    "r": row,
+                    "kind": kind,
+                    "can_toggle": True,
+                    "c": record_counts(connection=connection, kind=kind),
+                },
             )
-            counts_html = render_to_string(
-                "coupa/_tab_counts.html",
-                {"c": record_counts(connection=connection, kind=kind), "oob": True},
-                request=request,
-            )
-            return HttpResponse(row_html + counts_html)
         return redirect(reverse("coupa:records", args=[kind]))
 
 
