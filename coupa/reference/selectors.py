@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from django.core.paginator import Paginator
+from django.db import connections, transaction
 from django.db.models import BigIntegerField, Case, CharField, Count, Q, QuerySet, Value, When
 from django.utils.functional import cached_property
 
@@ -57,6 +58,10 @@ COUNT_CAP = 1000
 PICKER_COUNT_CAP = 100
 
 
+#: pg_trgm finds `LIKE '%text%'` matches in its indexes once the text holds a trigram.
+TRIGRAM_LENGTH = 3
+
+
 class CappedPaginator(Paginator[Any]):
     """A Paginator of a queryset that counts at most `COUNT_CAP` + 1 rows and pages
     through the first `COUNT_CAP` of them.
@@ -64,14 +69,26 @@ class CappedPaginator(Paginator[Any]):
     The count is one LIMITed subquery without the list's ordering: which rows it reads
     does not matter, and unordered the database stops at the cap whichever index finds
     the matches (a common word over 200,000 items: 30 ms ordered, 3 ms not).
+
+    `search` is the text the rows were searched for (`_search`): from `TRIGRAM_LENGTH`
+    characters on, the count is planned onto the trigram indexes (`_count_by_index`)
+    when `count_by_index` says so.
     """
 
     cap: int = COUNT_CAP
+    count_by_index: bool = True
+
+    def __init__(self, *args: Any, search: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.search = search.strip()
 
     @cached_property
     def _counted(self) -> int:
         rows = cast("QuerySet[Any]", self.object_list)
-        return int(rows.order_by().values("pk")[: self.cap + 1].count())
+        capped = rows.order_by().values("pk")[: self.cap + 1]
+        if self.count_by_index and len(self.search) >= TRIGRAM_LENGTH:
+            return _count_by_index(capped)
+        return int(capped.count())
 
     @cached_property
     def count(self) -> int:
@@ -83,10 +100,43 @@ class CappedPaginator(Paginator[Any]):
         return self._counted > self.cap
 
 
+def _count_by_index(qs: QuerySet[Any]) -> int:
+    """`qs.count()`, on PostgreSQL planned without sequential or plain index scans.
+
+    A capped count of a search then reads the matches the trigram indexes give, about
+    15 ms over 200,000 items whatever the word. Left to itself the planner scans rows
+    until the cap is reached, pricing the three upper() LIKEs of each row far below
+    their cost: 20 to 120 ms for a word that one item in 40 holds. Results are the same
+    either way; only the plan differs. The settings are SET LOCAL, so they end with the
+    transaction this opens, or are restored within an enclosing one.
+    """
+    db = connections[qs.db]
+    if db.vendor != "postgresql":
+        return int(qs.count())
+    enclosed = db.in_atomic_block
+    with transaction.atomic(using=qs.db), db.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('enable_seqscan'), current_setting('enable_indexscan'), "
+            "set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true)"
+        )
+        seqscan, indexscan, *_ = cursor.fetchone()
+        count = int(qs.count())
+        if enclosed:
+            cursor.execute(
+                "SELECT set_config('enable_seqscan', %s, true), "
+                "set_config('enable_indexscan', %s, true)",
+                [seqscan, indexscan],
+            )
+    return count
+
+
 class PickerPaginator(CappedPaginator):
     """The request form pickers' pages: matches counted up to `PICKER_COUNT_CAP`."""
 
     cap = PICKER_COUNT_CAP
+    # Scanning rows reaches this cap sooner than the trigram indexes answer (200,000
+    # items: about 8 ms against 12 for the words of benchmark case 7).
+    count_by_index = False
 
 
 def offered_q(kind: str, *, connection: Connection | None = None) -> Q:

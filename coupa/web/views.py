@@ -245,7 +245,7 @@ def render_records(
     )
     if error:
         rows = rows.none()
-    page = CappedPaginator(rows, PAGE_SIZE).get_page(params.get("page"))
+    page = CappedPaginator(rows, PAGE_SIZE, search=filters.search).get_page(params.get("page"))
     can_toggle = user_can(request.user, Capability.CONFIGURE_INTEGRATIONS)
     if can_toggle and kind in PICKABLE:
         _set_toggle_urls(kind, page)

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection as db
+from django.db import transaction
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from coupa.reference import selectors
-from coupa.reference.selectors import record_counts
+from coupa.reference.selectors import RecordFilter, record_counts, record_list
 from tests.factories import ConnectionFactory, ItemFactory
 
 pytestmark = pytest.mark.django_db
@@ -78,3 +79,39 @@ def test_the_tab_counts_read_the_records_table_alone(chairs) -> None:
     # One count (on PostgreSQL also the reads and the write of the kept counts).
     [count] = [q["sql"] for q in queries if "COUNT(" in q["sql"]]
     assert "integrations_connection" not in count
+
+
+@pytest.mark.parametrize("search", ["chair", "CHAIR ", "cha", "ch", ""])
+def test_a_tab_counts_a_search_through_the_trigram_indexes_to_the_same_figures(
+    chairs, search
+) -> None:
+    """From three characters on, a tab's capped count is planned onto the trigram indexes
+    (on PostgreSQL): the count and whether it is capped are what scanning rows gives."""
+    rows = record_list(
+        organization=chairs.organization,
+        connection=chairs,
+        kind="items",
+        filters=RecordFilter(search=search),
+    )
+    scanned = selectors.CappedPaginator(rows, 2)
+    indexed = selectors.CappedPaginator(rows, 2, search=search)
+    assert (indexed.count, indexed.capped) == (scanned.count, scanned.capped)
+    assert indexed.count == (3 if "ch" in search.lower() or not search else 0)
+
+
+@pytest.mark.skipif(db.vendor != "postgresql", reason="planner settings are PostgreSQL's")
+def test_the_planner_settings_of_a_count_by_index_end_with_it(chairs) -> None:
+    """The count's settings are SET LOCAL: they are restored within an enclosing
+    transaction, and the queries after the count are planned as before."""
+    rows = record_list(
+        organization=chairs.organization,
+        connection=chairs,
+        kind="items",
+        filters=RecordFilter(search="chair"),
+    )
+    with transaction.atomic(), db.cursor() as cursor:
+        assert selectors.CappedPaginator(rows, 2, search="chair").count == 3
+        cursor.execute(
+            "SELECT current_setting('enable_seqscan'), current_setting('enable_indexscan')"
+        )
+        assert cursor.fetchone() == ("on", "on")

@@ -45,12 +45,12 @@ def tables(ctx: CaptureQueriesContext) -> list[str]:
     for query in ctx.captured_queries:
         sql = query["sql"]
         verb = sql.split()[0]
-        if verb == "SELECT":
+        if verb == "SELECT" and 'FROM "' in sql:
             named.append(sql[sql.find('FROM "') :].split('"')[1])
         elif verb in ("INSERT", "UPDATE", "DELETE"):
             named.append(sql.split('"')[1])
         else:
-            named.append(verb)  # SAVEPOINT, RELEASE
+            named.append(verb)  # SAVEPOINT, RELEASE, SELECT set_config(...)
     return named
 
 
@@ -69,11 +69,14 @@ def test_the_items_tab_reads_a_page_in_a_fixed_number_of_queries(
     assert html.count('class="switch"') == PAGE_SIZE
     assert f"{PAGE_SIZE + 7} imported · {PAGE_SIZE + 6} active in Coupa" in html
     counts = ["coupa_recordcounts"] if KEPT else ["coupa_account", "coupa_vendor", "coupa_item"]
+    # On PostgreSQL the count of a search is planned onto the trigram indexes, with
+    # settings that end with its savepoint's transaction (restored here: the test's).
+    by_index = ["SAVEPOINT", "SELECT", "coupa_item", "SELECT", "RELEASE"]
     assert tables(ctx) == [
         "django_session",
         "users_user",
         "integrations_connection",
-        "coupa_item",  # matches, counted up to the cap
+        *(by_index if KEPT else ["coupa_item"]),  # matches, counted up to the cap
         "coupa_item",  # the page
         *counts,
         "workflows_notification",
