@@ -71,7 +71,8 @@ class CappedPaginator(Paginator[Any]):
     the matches (a common word over 200,000 items: 30 ms ordered, 3 ms not).
 
     `search` is the text the rows were searched for (`_search`): from `TRIGRAM_LENGTH`
-    characters on, the count is planned onto the trigram indexes (`_count_by_index`)
+    characters on, a count of accounts, vendors or items (whose searched columns have
+    trigram indexes, migration 0004) is planned onto those indexes (`_count_by_index`)
     when `count_by_index` says so.
     """
 
@@ -86,7 +87,11 @@ class CappedPaginator(Paginator[Any]):
     def _counted(self) -> int:
         rows = cast("QuerySet[Any]", self.object_list)
         capped = rows.order_by().values("pk")[: self.cap + 1]
-        if self.count_by_index and len(self.search) >= TRIGRAM_LENGTH:
+        if (
+            self.count_by_index
+            and len(self.search) >= TRIGRAM_LENGTH
+            and rows.model in {RESOURCES[kind].model for kind in PICKABLE}
+        ):
             return _count_by_index(capped)
         return int(capped.count())
 

@@ -115,3 +115,21 @@ def test_the_planner_settings_of_a_count_by_index_end_with_it(chairs) -> None:
             "SELECT current_setting('enable_seqscan'), current_setting('enable_indexscan')"
         )
         assert cursor.fetchone() == ("on", "on")
+
+
+def test_only_lists_with_trigram_indexes_count_by_index(chairs) -> None:
+    """Supporting data (users here) has no trigram indexes: its count keeps the plan the
+    planner chooses."""
+    for kind, expected in [("users", 0), ("items", 1 if db.vendor == "postgresql" else 0)]:
+        rows = record_list(
+            organization=chairs.organization,
+            connection=chairs,
+            kind=kind,
+            filters=RecordFilter(search="chair"),
+        )
+        with CaptureQueriesContext(db) as queries:
+            selectors.CappedPaginator(rows, 2, search="chair").count  # noqa: B018
+        planned = [
+            q for q in queries.captured_queries if "set_config('enable_seqscan', 'off'" in q["sql"]
+        ]
+        assert len(planned) == expected, kind
