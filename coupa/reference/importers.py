@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from functools import cache
 from typing import Any
 
 from django.conf import settings
-from django.db import connections, models, router, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, models, router, transaction
 from django.utils import timezone
 
 from coupa.client import types
@@ -29,9 +29,12 @@ from coupa.reference.registry import Resource, Row, resource_get
 from integrations.models import Connection
 
 __all__ = [
+    "ImportBatch",
     "ResourceCounts",
     "chart_pks",
     "deactivate_unseen",
+    "import_batch_prepare",
+    "import_batch_write",
     "import_charts",
     "import_records",
     "refresh_statistics",
@@ -104,40 +107,72 @@ def import_records(
     with `portable`, one SELECT and at most one INSERT … ON CONFLICT and one UPDATE, in
     one transaction (`_upsert_portable`); `portable` None follows the
     COUPA_SYNC_PORTABLE_UPSERT setting. Both give the same rows and counts. Idempotent.
+    The same as `import_batch_write(import_batch_prepare(...))`.
     """
+    batch = import_batch_prepare(
+        connection=connection,
+        resource=resource,
+        records=records,
+        mark_seen=mark_seen,
+        charts=charts,
+        portable=portable,
+    )
+    return import_batch_write(batch)
+
+
+def import_batch_prepare(
+    *,
+    connection: Connection,
+    resource: str,
+    records: Iterable[types.CoupaRecord],
+    mark_seen: bool = False,
+    charts: Mapping[int, int] | None = None,
+    portable: bool | None = None,
+) -> ImportBatch:
+    """The part of `import_records` done in Python: the batch's rows and, for PostgreSQL,
+    the statement's parameters. Writes nothing; a walk prepares a batch while the
+    database writes the one before (`coupa.reference.walk`)."""
     spec = resource_get(resource)
-    model = spec.model
     limits = spec.char_limits
     rows: dict[int, Row] = {}
     for record in records:
         row = _clip(limits, spec.to_row(record))
         row["coupa_updated_at"] = _aware(record.updated_at)
         rows[record.id] = row
-    if not rows:
-        return ResourceCounts()
-    if resource == "accounts":
+    if rows and resource == "accounts":
         chart_map = charts if charts is not None else chart_pks(connection=connection)
         for row in rows.values():
             ext = row["chart_external_id"]
             row["chart_id"] = chart_map.get(ext) if ext is not None else None
-    batch = _Batch(
+    alias = router.db_for_write(spec.model)
+    # The one-statement path is about 4x faster on changed rows (bench/sync_bench.py).
+    if portable is None:
+        portable = bool(settings.COUPA_SYNC_PORTABLE_UPSERT)
+    batch = ImportBatch(
         spec=spec,
         connection=connection,
         rows=rows,
         columns=spec.columns,
         now=timezone.now(),
         mark_seen=mark_seen,
+        alias=alias,
+        one_statement=not portable and connections[alias].vendor == "postgresql",
     )
-    alias = router.db_for_write(model)
-    # The one-statement path is about 4x faster on changed rows (bench/sync_bench.py).
-    if portable is None:
-        portable = bool(settings.COUPA_SYNC_PORTABLE_UPSERT)
-    with transaction.atomic(using=alias, savepoint=False):
+    if rows and batch.one_statement:
+        batch.params, batch.defaults = _postgres_params(batch)
+    return batch
+
+
+def import_batch_write(batch: ImportBatch) -> ResourceCounts:
+    """Write a prepared batch (see `import_records`); return what changed."""
+    if not batch.rows:
+        return ResourceCounts()
+    with transaction.atomic(using=batch.alias, savepoint=False):
         # Before the rows: the tab counts' lock comes first (coupa.reference.counts).
-        counts_stale(connection_id=connection.pk, resources=[resource])
-        if not portable and connections[alias].vendor == "postgresql":
-            return _upsert_postgres(batch, alias)
-        return _upsert_portable(batch, alias)
+        counts_stale(connection_id=batch.connection.pk, resources=[batch.spec.name])
+        if batch.one_statement:
+            return _upsert_postgres(batch)
+        return _upsert_portable(batch, batch.alias)
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -148,9 +183,10 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-@dataclass(frozen=True)
-class _Batch:
-    """One deduplicated batch: {Coupa id: row values (`_columns` and maybe more)}."""
+@dataclass
+class ImportBatch:
+    """One deduplicated batch, prepared (`import_batch_prepare`): {Coupa id: row values
+    (`_columns` and maybe more)}, and where and how it is to be written."""
 
     spec: Resource
     connection: Connection
@@ -158,6 +194,11 @@ class _Batch:
     columns: tuple[str, ...]
     now: datetime
     mark_seen: bool
+    alias: str = DEFAULT_DB_ALIAS
+    one_statement: bool = False
+    #: The one statement's parameters and the new rows' default columns (`_postgres_params`).
+    params: dict[str, Any] = field(default_factory=dict)
+    defaults: tuple[str, ...] = ()
 
     def new_row_defaults(self) -> Row:
         """Values a new row gets besides the Coupa-owned ones (never written on update)."""
@@ -174,13 +215,13 @@ class _Batch:
         return values
 
 
-def _upsert_portable(batch: _Batch, alias: str) -> ResourceCounts:
+def _upsert_portable(batch: ImportBatch, alias: str) -> ResourceCounts:
     """Any database: read the batch's rows, compare in Python, bulk-upsert what differs."""
     with transaction.atomic(using=alias):
         return _upsert_portable_in_transaction(batch, alias)
 
 
-def _upsert_portable_in_transaction(batch: _Batch, alias: str) -> ResourceCounts:
+def _upsert_portable_in_transaction(batch: ImportBatch, alias: str) -> ResourceCounts:
     model = batch.spec.model
     columns = batch.columns
     manager = model._default_manager.db_manager(alias)
@@ -227,28 +268,33 @@ def _upsert_portable_in_transaction(batch: _Batch, alias: str) -> ResourceCounts
     return counts
 
 
-def _upsert_postgres(batch: _Batch, alias: str) -> ResourceCounts:
+def _postgres_params(batch: ImportBatch) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The parameters of `_upsert_postgres`'s statement (the batch as one JSON document)
+    and the names of the new rows' defaults among them."""
+    payload = [{**row, "external_id": ext_id} for ext_id, row in batch.rows.items()]
+    db = connections[batch.alias]
+    params: dict[str, Any] = {
+        "rows": json.dumps(payload, ensure_ascii=False, default=_json_default),
+        "connection": batch.connection.pk,
+        "mark_seen": batch.mark_seen,
+    }
+    fields = {f.attname: f for f in batch.spec.model._meta.concrete_fields}
+    defaults = batch.new_row_defaults()
+    for name, value in defaults.items():
+        params[f"default_{name}"] = fields[name].get_db_prep_save(value, db)
+    return params, tuple(defaults)
+
+
+def _upsert_postgres(batch: ImportBatch) -> ResourceCounts:
     """PostgreSQL: read, compare, upsert and count in one statement (`_postgres_sql`).
 
     Same rows and counts as `_upsert_portable`, without model instances, per-value
     adaptation or extra round trips: the batch travels as one JSON document that the
     server unpacks with `json_to_recordset`. One statement is atomic by itself.
     """
-    spec = batch.spec
-    columns = batch.columns
-    payload = [{**row, "external_id": ext_id} for ext_id, row in batch.rows.items()]
-    defaults = batch.new_row_defaults()
-    db = connections[alias]
-    params: dict[str, Any] = {
-        "rows": json.dumps(payload, ensure_ascii=False, default=_json_default),
-        "connection": batch.connection.pk,
-        "mark_seen": batch.mark_seen,
-    }
-    fields = {f.attname: f for f in spec.model._meta.concrete_fields}
-    for name, value in defaults.items():
-        params[f"default_{name}"] = fields[name].get_db_prep_save(value, db)
-    with db.cursor() as cursor:
-        cursor.execute(_postgres_sql(spec.model, columns, tuple(defaults), alias), params)
+    sql = _postgres_sql(batch.spec.model, batch.columns, batch.defaults, batch.alias)
+    with connections[batch.alias].cursor() as cursor:
+        cursor.execute(sql, batch.params)
         result = cursor.fetchone()
     assert result is not None
     created, updated, deactivated, unchanged = result

@@ -38,11 +38,13 @@ from coupa.client.stats import RequestStats
 from coupa.client.types import AccountType, CoupaRecord
 from coupa.models import ChartOfAccounts
 from coupa.reference.importers import (
+    ImportBatch,
     ResourceCounts,
     chart_pks,
     commit_without_flush,
     deactivate_unseen,
-    import_records,
+    import_batch_prepare,
+    import_batch_write,
     refresh_statistics,
 )
 from coupa.reference.registry import RESOURCES, Resource
@@ -430,8 +432,9 @@ class _Writer:
     """Write a walk's batches one after the other, behind the walk when it may.
 
     Write-behind (`threaded`): each batch is written on one thread of its own, with its own
-    database connection, while the walk reads and parses the next batch, so the database
-    and this process work at the same time instead of taking turns (bench case 3). At most
+    database connection, while the walk reads, parses and prepares the next batch
+    (`import_batch_prepare`), so the database and this process work at the same time
+    instead of taking turns (bench case 3). At most
     one batch is being written and one gathered; `put` waits for the previous batch and
     raises what writing it raised (a lost lease, a cancel, a database error), so the walk
     stops at the next batch boundary, as it does inline. Inline otherwise (`_write_behind`):
@@ -439,7 +442,7 @@ class _Writer:
     another connection could not see the caller's uncommitted rows.
     """
 
-    def __init__(self, write: Callable[[list[CoupaRecord], int], None], *, threaded: bool) -> None:
+    def __init__(self, write: Callable[..., None], *, threaded: bool) -> None:
         self._write = write
         self._pool = (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="coupa-writer")
@@ -448,12 +451,14 @@ class _Writer:
         )
         self._pending: Future[None] | None = None
 
-    def put(self, records: list[CoupaRecord], pages: int) -> None:
+    def put(self, *batch: Any) -> None:
+        """Write `batch` (the arguments of `write`): at once inline, else once the previous
+        batch is written."""
         if self._pool is None:  # inline
-            self._write(records, pages)
+            self._write(*batch)
             return
         self._wait()
-        self._pending = self._pool.submit(self._write, records, pages)
+        self._pending = self._pool.submit(self._write, *batch)
 
     def _wait(self) -> None:
         pending, self._pending = self._pending, None
@@ -499,25 +504,28 @@ def _walk_pages(
     last = time.monotonic()
     limit, interval = _flush_records(), _flush_seconds()
 
-    def write(records: list[CoupaRecord], page_count: int) -> None:
+    def write(batch: ImportBatch, record_count: int, page_count: int) -> None:
         # The walk's state (counts, progress, cancel) is changed here only.
         with transaction.atomic():
             commit_without_flush(resource=spec.name)
             walk.hold()
-            counts = import_records(
-                connection=walk.connection,
-                resource=spec.name,
-                records=records,
-                mark_seen=mark_seen,
-                charts=charts,
-            )
-            walk.add_counts(spec.name, counts)
+            walk.add_counts(spec.name, import_batch_write(batch))
             walk.pages += page_count
             walk.total_pages += page_count
-            walk.records += len(records)
-            walk.total_records += len(records)
+            walk.records += record_count
+            walk.total_records += record_count
             walk.beat()
         walk.report()
+
+    def put() -> None:
+        batch = import_batch_prepare(
+            connection=walk.connection,
+            resource=spec.name,
+            records=buffer,
+            mark_seen=mark_seen,
+            charts=charts,
+        )
+        writer.put(batch, len(buffer), buffered_pages)
 
     writer = _Writer(write, threaded=_write_behind())
     try:
@@ -525,10 +533,10 @@ def _walk_pages(
             buffer.extend(page)
             buffered_pages += 1
             if len(buffer) >= limit or time.monotonic() - last >= interval:
-                writer.put(buffer, buffered_pages)
+                put()
                 buffer, buffered_pages, last = [], 0, time.monotonic()
         if buffer or buffered_pages:
-            writer.put(buffer, buffered_pages)
+            put()
         writer.close()
     finally:
         # Stops the client's paging threads when the walk ends early.

@@ -107,13 +107,13 @@ def connection(
 def threads_of_writes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The name of the thread each batch of records was written on."""
     names: list[str] = []
-    real = walk_module.import_records
+    real = walk_module.import_batch_write
 
-    def import_records(**kw: Any) -> Any:
+    def import_batch_write(batch: Any) -> Any:
         names.append(threading.current_thread().name)
-        return real(**kw)
+        return real(batch)
 
-    monkeypatch.setattr(walk_module, "import_records", import_records)
+    monkeypatch.setattr(walk_module, "import_batch_write", import_batch_write)
     return names
 
 
