@@ -89,7 +89,8 @@ def render_markdown(results: dict[str, Any], charts: dict[str, str] | None = Non
         "- Each figure: the median of the runs, its spread ((max - min) / median), the naive "
         "baseline's median beside it (one page at a time with offset paging, one ORM save per "
         "record, one status call and one PO lookup per PR; `bench/baselines.py`) and ours / baseline.",
-        "- Each case times a fixed workload in Python and in the database at its start and end "
+        "- Each case times a fixed workload in Python and in the database at its start and end, "
+        "and the Python one every 10 s while it runs, from a process of its own "
         "(`bench/probe.py`): where those differ between cases or reports, the machine's speed "
         "moved, not only the code.",
         "",

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench.cases import CASES
     from bench.env import throwaway_database
-    from bench.probe import ROUNDS, probe
+    from bench.probe import ROUNDS, during, probe
 
     results: list[dict[str, Any]] = []
     with throwaway_database() as vendor:
@@ -40,12 +40,13 @@ def main(argv: list[str] | None = None) -> int:
             date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
             load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
             rounds = 2 if args.quick else ROUNDS  # quick: the harness runs, not figures
-            speed = {"start": probe(rounds=rounds)}
-            try:
-                result = run(quick=args.quick, reps=args.reps)
-            except Exception as exc:  # one failing case must not lose the others
-                traceback.print_exc()
-                result = {"error": f"{type(exc).__name__}: {exc}"}
+            speed: dict[str, Any] = {"start": probe(rounds=rounds)}
+            with during() as speed["during"]:
+                try:
+                    result = run(quick=args.quick, reps=args.reps)
+                except Exception as exc:  # one failing case must not lose the others
+                    traceback.print_exc()
+                    result = {"error": f"{type(exc).__name__}: {exc}"}
             speed["end"] = probe(rounds=rounds)
             result.setdefault("title", title)
             result.update(

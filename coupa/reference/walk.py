@@ -434,12 +434,12 @@ class _Writer:
     Write-behind (`threaded`): each batch is written on one thread of its own, with its own
     database connection, while the walk reads, parses and prepares the next batch
     (`import_batch_prepare`), so the database and this process work at the same time
-    instead of taking turns (bench case 3). At most
-    one batch is being written and one gathered; `put` waits for the previous batch and
-    raises what writing it raised (a lost lease, a cancel, a database error), so the walk
-    stops at the next batch boundary, as it does inline. Inline otherwise (`_write_behind`):
-    a walk running inside a caller's transaction writes on the caller's connection, since
-    another connection could not see the caller's uncommitted rows.
+    instead of taking turns (bench case 3). At most one batch is being written and one
+    gathered; `put` waits for the previous batch and raises what writing it raised (a lost
+    lease, a cancel, a database error), so the walk stops at the next batch boundary, as it
+    does inline. Inline otherwise (`_write_behind`): a walk running inside a caller's
+    transaction writes on the caller's connection, since another connection could not see
+    the caller's uncommitted rows.
     """
 
     def __init__(self, write: Callable[..., None], *, threaded: bool) -> None:

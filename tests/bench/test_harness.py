@@ -11,7 +11,7 @@ import pytest
 from bench.__main__ import ALL_CASES, merged, plan
 from bench.cases import CASES, SIZES
 from bench.env import ROOT
-from bench.probe import probe, probe_line
+from bench.probe import during, probe, probe_line
 from bench.report import render_markdown, write_charts, write_json
 from bench.summary import goal, metric, percentile, ratio, summarize
 
@@ -129,6 +129,22 @@ def test_the_speed_probe_times_its_fixed_work_in_python_and_in_the_database() ->
     assert probe_line({"python_ms": 30.0}, None) == (
         "Machine speed probe (fixed work, less is faster): Python 30 ms at the start."
     )
+    assert probe_line(
+        {"python_ms": 30.0}, {"python_ms": 29.0}, {"python_ms": [22.0, 31.5, 64.0], "readings": 9}
+    ) == (
+        "Machine speed probe (fixed work, less is faster): Python 30 ms at the start, "
+        "Python 29 ms at the end; while the case ran, Python 22-64 ms (median 31.5, 9 readings)."
+    )
+
+
+def test_the_probe_also_reads_the_machine_while_a_case_runs_from_a_process_of_its_own() -> None:
+    """A real child process: it takes its first reading at once and stops when the block
+    ends, however long its interval (so the test waits for nothing)."""
+    with during(every=3600, rounds=1) as speed:
+        assert speed == {}
+    assert speed["readings"] == 1
+    low, mid, high = speed["python_ms"]
+    assert 0 < low == mid == high
 
 
 def test_a_quick_report_is_labelled_as_such() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,28 +11,18 @@ from coupa.connections.services import coupa_validate
 from coupa.reference.services import charts_select
 from coupa.reference.sync import STALE_MESSAGE, sync_request, sync_runs_sweep_stale
 from coupa.reference.walk import sync_run_execute
-from coupa.sandbox.testing import SandboxHandle, running_sandbox
 from coupa.tasks import reference_sync_all_task
 from integrations.models import Alert, Connection, SyncRun
 from spendflo.users.models import User
 from spendflo.workflows.models import Notification
-from tests.coupa.support import connect_sandbox, load_charts
+from tests.coupa.support import connect_sandbox, load_charts, sandbox_fixtures
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sandbox]
 
 SIZES = {"accounts": 30, "suppliers": 20, "items": 20, "users": 5, "addresses": 3}
 
 
-@pytest.fixture(scope="module")
-def _sandbox_process() -> Iterator[SandboxHandle]:
-    with running_sandbox(rate=0, **SIZES) as handle:
-        yield handle
-
-
-@pytest.fixture
-def sandbox(_sandbox_process: SandboxHandle) -> SandboxHandle:
-    _sandbox_process.reset(tokens=True)
-    return _sandbox_process
+_sandbox_process, sandbox = sandbox_fixtures(**SIZES)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +20,7 @@ from coupa.reference.sync import (
     sync_run_live,
 )
 from coupa.reference.walk import sync_run_execute
-from coupa.sandbox.testing import SandboxHandle, running_sandbox
+from coupa.sandbox.testing import SandboxHandle
 from coupa.tasks import reference_reconcile_all_task, reference_sync_all_task
 from integrations.models import Connection, SyncRun, SyncWatermark
 from spendflo.audit.models import AuditEvent
@@ -31,6 +30,7 @@ from tests.coupa.support import (
     connect_sandbox,
     load_charts,
     run_sync,
+    sandbox_fixtures,
     stored_ids,
 )
 
@@ -45,17 +45,7 @@ MODELS = {
 }
 
 
-@pytest.fixture(scope="module")
-def _sandbox_process() -> Iterator[SandboxHandle]:
-    with running_sandbox(rate=0, **SIZES) as handle:
-        yield handle
-
-
-@pytest.fixture
-def sandbox(_sandbox_process: SandboxHandle) -> SandboxHandle:
-    """The module's sandbox in its start-up state (data, clients, scopes, tokens, faults)."""
-    _sandbox_process.reset(tokens=True)
-    return _sandbox_process
+_sandbox_process, sandbox = sandbox_fixtures(**SIZES)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ SQLite."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,9 +14,8 @@ import coupa.reference.walk as walk_module
 from coupa.models import Item
 from coupa.reference.sync import sync_cancel, sync_request
 from coupa.reference.walk import _Writer, sync_run_execute
-from coupa.sandbox.testing import SandboxHandle, running_sandbox
 from integrations.models import Connection, SyncRun, SyncWatermark
-from tests.coupa.support import connect_sandbox, run_sync, stored_ids
+from tests.coupa.support import connect_sandbox, run_sync, sandbox_fixtures, stored_ids
 
 SIZES = {"accounts": 20, "suppliers": 30, "items": 260, "users": 5, "addresses": 3}
 
@@ -82,16 +80,7 @@ def test_inline_writes_each_batch_at_once_on_the_callers_thread() -> None:
 # -- end to end, against the sandbox ---------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def _sandbox_process() -> Iterator[SandboxHandle]:
-    with running_sandbox(rate=0, **SIZES) as handle:
-        yield handle
-
-
-@pytest.fixture
-def sandbox(_sandbox_process: SandboxHandle) -> SandboxHandle:
-    _sandbox_process.reset(tokens=True)
-    return _sandbox_process
+_sandbox_process, sandbox = sandbox_fixtures(**SIZES)
 
 
 @pytest.fixture
