@@ -102,6 +102,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
             "cycles": 1,
             "deadline_s": 1.5,
             "think_s": (0.05, 0.15),
+            "warmup_cycles": 1,
         },
     },
     "6": {
@@ -1187,7 +1188,7 @@ def case_app_load(*, quick: bool, reps: int) -> dict[str, Any]:
                     # (URLs, templates, its database connection, cold caches) would
                     # otherwise all fall in the first side's run.
                     warm = Load(url, session, token, pks, body)
-                    warm.run(clients, cfg.get("warmup_cycles", 1), until=lambda: True, deadline=0)
+                    warm.run(clients, cfg["warmup_cycles"], until=lambda: True, deadline=0)
                     _alternate(reps, lambda: measure("ours"), lambda: measure("baseline"))
             finally:
                 web.terminate()
@@ -1272,8 +1273,8 @@ def case_app_load(*, quick: bool, reps: int) -> dict[str, Any]:
             "person does; they run until the background import ends (at most "
             f"{cfg['deadline_s']:g} s, then it is stopped). Each percentile is taken per run; "
             "the figure is the median of the runs, the chart pools ours.",
-            f"Before the first run the clients make {cfg.get('warmup_cycles', 1)} unmeasured "
-            "rounds of their actions with no import running, so that no run holds the web "
+            "Before the first run the clients go through their actions unmeasured "
+            f"({cfg['warmup_cycles']} x each) with no import running, so that no run holds the web "
             "workers' first requests (loading URLs and templates, opening a database "
             "connection).",
             "Submitted requests queue their PR creation; a Celery worker (2 processes) creates "

@@ -41,12 +41,13 @@ def main(argv: list[str] | None = None) -> int:
             load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
             rounds = 2 if args.quick else ROUNDS  # quick: the harness runs, not figures
             speed: dict[str, Any] = {"start": probe(rounds=rounds)}
-            with during() as speed["during"]:
+            with during() as busy:
                 try:
                     result = run(quick=args.quick, reps=args.reps)
                 except Exception as exc:  # one failing case must not lose the others
                     traceback.print_exc()
                     result = {"error": f"{type(exc).__name__}: {exc}"}
+            speed["during"] = busy
             speed["end"] = probe(rounds=rounds)
             result.setdefault("title", title)
             result.update(
